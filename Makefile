@@ -1,0 +1,53 @@
+# firstline — the two commands a newcomer needs: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: help venv system-deps lint typecheck pytest test demo synth bench scale-demo clean
+
+help:
+	@echo "make demo   - run firstline on a local sandbox region (no AWS account needed)"
+	@echo "make test   - install what the tests need, lint, type-check and run every test"
+	@echo "make synth  - synthesize the CDK app into infra/cdk.out/ (offline)"
+	@echo "make bench  - run the benchmarks into benchmarks/results/"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy firstline flows tasks infra/relay sandbox
+
+pytest: venv system-deps
+	$(VENV)/bin/pytest -q
+
+test: lint typecheck pytest
+
+demo: venv system-deps
+	$(PY) -m firstline.demo $(DEMO_ARGS)
+
+synth: venv
+	bash infra/synth.sh
+
+bench: venv system-deps
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) infra/cdk.out .pytest_cache .mypy_cache .ruff_cache

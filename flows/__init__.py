@@ -1,0 +1,1 @@
+"""firstline's flows."""
