@@ -133,6 +133,25 @@ class AlarmContext:
     event_id: str | None = None
 
 
+class HoldKind(StrEnum):
+    """Why a guard held a reboot."""
+
+    MAINTENANCE = "maintenance"
+    BUDGET = "budget"
+    BREAKER = "breaker"
+    APPROVAL_DECLINED = "approval-declined"
+    APPROVAL_TIMEOUT = "approval-timeout"
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A reboot a guard did not allow; ``page`` says whether a person is paged."""
+
+    kind: HoldKind
+    reason: str
+    page: bool
+
+
 @dataclass(frozen=True)
 class IncidentReport:
     """Everything one run found and did, handed to the report and the notifiers."""
@@ -153,6 +172,16 @@ class IncidentReport:
     dry_run: bool = False
     flow_run_id: str | None = None
     flow_run_url: str | None = None
+    hold: Hold | None = None
+    incident_id: str | None = None
+    active_run: str | None = None
+
+    @property
+    def pages(self) -> bool:
+        """Whether this verdict calls for a page."""
+        if self.verdict is Verdict.HELD:
+            return self.hold is not None and self.hold.page
+        return self.verdict is Verdict.ESCALATED
 
     @property
     def name(self) -> str:
@@ -174,5 +203,8 @@ class IncidentReport:
 
     @property
     def dedup_key(self) -> str:
-        """One alert key per instance, stable across runs."""
+        """One alert key per instance, stable across runs; one per region for an
+        open fleet breaker, so a region-wide outage is one page."""
+        if self.hold is not None and self.hold.kind is HoldKind.BREAKER:
+            return f"firstline-{self.region}-fleet-breaker"
         return f"firstline-{self.region}-{self.instance_id}"

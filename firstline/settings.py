@@ -234,6 +234,53 @@ class AlarmSettings(_Settings):
     extra: tuple[ExtraAlarm, ...] = ()
 
 
+class RebootBudget(_Settings):
+    """At most ``max_reboots`` reboots of one instance within ``window_seconds``."""
+
+    max_reboots: int = Field(ge=0, le=100)
+    window_seconds: Seconds
+
+
+class BreakerSettings(_Settings):
+    """Stop rebooting in a region when too many of its instances alarm at once."""
+
+    enabled: bool = True
+    max_instances: int = Field(
+        3, ge=1, description="Open when more than this many instances alarm."
+    )
+    max_percent: float = Field(
+        30.0,
+        gt=0,
+        le=100,
+        description="Or when more than this share of the region's"
+        " managed instances alarm.",
+    )
+    window_seconds: Seconds = Field(600.0, description="How far back alarms count.")
+
+
+class ApprovalSettings(_Settings):
+    """Pause before rebooting until a person approves in the Prefect UI."""
+
+    required: bool = False
+    timeout_seconds: Seconds = Field(900.0, description="No answer: page instead.")
+
+
+class GuardSettings(_Settings):
+    reboot_budgets: tuple[RebootBudget, ...] = (
+        RebootBudget(max_reboots=1, window_seconds=1800),
+        RebootBudget(max_reboots=3, window_seconds=86_400),
+    )
+    breaker: BreakerSettings = BreakerSettings()
+    approval: ApprovalSettings = ApprovalSettings()
+    lock_lease_seconds: float = Field(
+        60.0,
+        ge=60,
+        le=3600,
+        description="How long an instance lock outlives a worker that died "
+        "(Prefect's leases last at least 60 s).",
+    )
+
+
 class InstanceSettings(_Settings):
     """Everything firstline knows about one managed instance."""
 
@@ -244,6 +291,7 @@ class InstanceSettings(_Settings):
     recovery: RecoverySettings = RecoverySettings()
     notify: NotifySettings = NotifySettings()
     alarms: AlarmSettings = AlarmSettings()
+    guards: GuardSettings = GuardSettings()
 
     @property
     def label(self) -> str:
