@@ -4,13 +4,13 @@ import logging
 import secrets
 import traceback
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from prefect import flow
 
 from firstline.errors import NotificationError
-from firstline.models import IncidentReport, Verdict
+from firstline.models import Hold, HoldKind, IncidentReport, Verdict
 from firstline.notify import Delivery
 from firstline.settings import NotifySettings, PagerRoute, SecretRef, SlackRoute
 from sandbox.saas import FakeOpsGenie, FakePagerDuty, FakeSlack
@@ -200,11 +200,23 @@ class TestEscalated:
     def test_a_held_run_pages_like_an_escalated_one(
         self, vendors: Vendors, secret_refs: Secrets
     ) -> None:
-        deliveries = notify(
-            make_report(Verdict.HELD), settings_for(vendors, secret_refs)
-        )
+        hold = Hold(HoldKind.BUDGET, "reboot budget spent", page=True)
+        report = replace(make_report(Verdict.HELD), hold=hold)
+
+        deliveries = notify(report, settings_for(vendors, secret_refs))
 
         assert actions(deliveries) == [("opsgenie", "open"), ("slack", "message")]
+
+    def test_a_hold_that_calls_for_no_page_only_tells_slack(
+        self, vendors: Vendors, secret_refs: Secrets
+    ) -> None:
+        hold = Hold(HoldKind.MAINTENANCE, "instance is in maintenance", page=False)
+        report = replace(make_report(Verdict.HELD), hold=hold)
+
+        deliveries = notify(report, settings_for(vendors, secret_refs))
+
+        assert actions(deliveries) == [("slack", "message")]
+        assert vendors.opsgenie.alerts == {}
 
     def test_without_a_pager_slack_is_told_that_nobody_was_paged(
         self, vendors: Vendors, secret_refs: Secrets
