@@ -25,7 +25,7 @@ from typing import Any, Protocol, get_args
 import httpx
 from prefect import get_client
 from prefect.client.schemas.actions import VariableCreate, VariableUpdate
-from prefect.exceptions import ObjectNotFound, PrefectException
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound, PrefectException
 
 from firstline.errors import NotificationError
 from firstline.models import IncidentReport
@@ -186,16 +186,20 @@ class OpenAlerts:
     def remember(self, alert: OpenAlert) -> None:
         name = variable_name(alert.dedup_key)
         value = alert.to_value()
+        update = VariableUpdate(name=name, value=value, tags=VARIABLE_TAGS)
         try:
             with get_client(sync_client=True) as client:
-                if client.read_variable_by_name(name) is None:
+                if client.read_variable_by_name(name) is not None:
+                    client.update_variable(update)
+                    return
+                try:
                     client.create_variable(
                         VariableCreate(name=name, value=value, tags=VARIABLE_TAGS)
                     )
-                else:
-                    client.update_variable(
-                        VariableUpdate(name=name, value=value, tags=VARIABLE_TAGS)
-                    )
+                except ObjectAlreadyExists:
+                    # Several runs held by one fleet breaker page the same region
+                    # key at once; the one that lost the race to create updates.
+                    client.update_variable(update)
         except (httpx.HTTPError, PrefectException) as exc:
             raise _memory_error("write", name, exc) from exc
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -106,6 +107,16 @@ class TestOpenAlerts:
             "run-1",
             "run-2",
         )
+
+    def test_runs_remembering_one_key_at_once_all_succeed(self) -> None:
+        key = f"firstline-eu-west-1-fleet-breaker-{new_instance_id()}"
+        alerts = OpenAlerts()
+        records = [OpenAlert(key, "opsgenie", OPENED_AT, f"run-{n}") for n in range(6)]
+
+        with ThreadPoolExecutor(max_workers=len(records)) as pool:
+            list(pool.map(alerts.remember, records))
+
+        assert alerts.get(key) is not None
 
     def test_a_record_edited_into_nonsense_is_reported_by_name(self) -> None:
         key = f"firstline-eu-west-1-{new_instance_id()}"
