@@ -33,7 +33,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 
 typecheck: venv
-	$(VENV)/bin/mypy firstline flows tasks infra/relay sandbox
+	$(VENV)/bin/mypy firstline flows tasks infra/relay sandbox deployments
 
 pytest: venv system-deps
 	$(VENV)/bin/pytest -q
@@ -42,6 +42,9 @@ test: lint typecheck pytest
 
 demo: venv system-deps
 	$(PY) -m firstline.demo $(DEMO_ARGS)
+
+scale-demo: venv system-deps
+	PY=$(PY) bash scripts/scale-demo.sh $(DEMO_ARGS)
 
 synth: venv
 	bash infra/synth.sh
