@@ -1,9 +1,11 @@
 """The ``firstline`` command: run the remediation flow by hand.
 
     firstline run INSTANCE_ID --region REGION [--fleet FILE] [--dry-run]
+    firstline demo [--json] [--keep]
 
 Exit status: 0 healthy, recovered or dry-run; 1 escalated or held (a person must
-look); 2 not-checked, or a usage or configuration error.
+look); 2 not-checked, or a usage or configuration error. ``firstline demo`` exits as
+``python -m firstline.demo`` does (0: every verdict as the scenario promises).
 """
 
 from __future__ import annotations
@@ -47,7 +49,23 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="name of a prefect-aws AwsCredentials block (default: boto3's chain)",
     )
+
+    demo = commands.add_parser(
+        "demo", help="run the local demo: sandbox, Prefect server, alarms, verdicts"
+    )
+    demo.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    demo.add_argument(
+        "--keep", action="store_true", help="leave everything running until Ctrl-C"
+    )
     return parser
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from firstline.demo.run import main as demo_main
+
+    return demo_main(
+        [*(["--json"] if args.json else []), *(["--keep"] if args.keep else [])]
+    )
 
 
 def print_report(report: IncidentReport) -> None:
@@ -84,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "demo":
+            return _demo(args)
     except FirstlineError as exc:
         print(f"firstline: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,205 @@
+"""The processes the demo starts: one Prefect server and the runners serving it.
+
+Each runs in a session of its own, with its log in the demo's run directory, so
+that stopping it stops its children too and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from firstline.errors import FirstlineError
+
+SERVER_START_TIMEOUT_SECONDS = 180.0
+RUNNER_START_TIMEOUT_SECONDS = 120.0
+STOP_TIMEOUT_SECONDS = 30.0
+POLL_INTERVAL_SECONDS = 0.2
+SERVING_LINE = "serving remediate-instance/on-alarm"
+
+# Services the demo never uses; fewer services, less load on the machine.
+QUIET_SERVICES = {
+    "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_FOREMAN_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_CANCELLATION_CLEANUP_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false",
+}
+
+
+class DemoServiceError(FirstlineError):
+    """A process the demo needs did not start; its log says why."""
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 that was free a moment ago (Prefect takes a number)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def prefect_environment(home: Path) -> dict[str, str]:
+    """This environment without its Prefect settings, a home of its own, no
+    telemetry."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("PREFECT_")
+    }
+    environment.update(
+        {
+            "DO_NOT_TRACK": "1",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_HOME": str(home),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return environment
+
+
+class ManagedProcess:
+    """One child process in a session of its own, writing to a log file."""
+
+    def __init__(self, name: str, log: Path) -> None:
+        self.name = name
+        self.log = log
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def launch(self, command: list[str], environment: Mapping[str, str]) -> None:
+        with self.log.open("ab") as log_file:
+            self._process = subprocess.Popen(
+                command,
+                env=dict(environment),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def wait_until(self, ready: Callable[[], bool], timeout_seconds: float) -> None:
+        """Poll ``ready`` until it holds; raise if the process exits first."""
+        deadline = time.monotonic() + timeout_seconds
+        while not ready():
+            process = self._process
+            if process is None or process.poll() is not None:
+                raise DemoServiceError(
+                    f"{self.name} exited before it was ready; its log {self.log} "
+                    f"ends:\n{self.output()[-3000:]}"
+                )
+            if time.monotonic() >= deadline:
+                raise DemoServiceError(
+                    f"{self.name} was not ready after {timeout_seconds:.0f} s; "
+                    f"see its log {self.log}"
+                )
+            time.sleep(POLL_INTERVAL_SECONDS)
+
+    def stop(self) -> None:
+        """SIGTERM to its session, then SIGKILL if it lingers."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
+
+class PrefectServer(ManagedProcess):
+    """``prefect server start`` on 127.0.0.1 with the UI, on SQLite unless given
+    another database URL."""
+
+    def __init__(self, home: Path, database_url: str | None = None) -> None:
+        super().__init__("the Prefect server", home / "server.log")
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.api_url = f"{self.url}/api"
+        self.database_url = database_url or f"sqlite+aiosqlite:///{home / 'prefect.db'}"
+
+    def start(self) -> None:
+        environment = prefect_environment(self.home)
+        environment.update(
+            {
+                "PREFECT_API_DATABASE_CONNECTION_URL": self.database_url,
+                "PREFECT_UI_ENABLED": "true",
+                "PREFECT_UI_API_URL": self.api_url,
+                "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL": "0.2",
+                **QUIET_SERVICES,
+            }
+        )
+        prefect = Path(sys.executable).with_name("prefect")
+        self.launch(
+            [
+                str(prefect),
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            environment,
+        )
+        self.wait_until(self._is_healthy, SERVER_START_TIMEOUT_SECONDS)
+
+    def _is_healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as answer:
+                return bool(answer.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+
+class Runner(ManagedProcess):
+    """``python -m deployments.serve --mode fast``: the deployment served in
+    threads of one process."""
+
+    def __init__(self, home: Path, number: int) -> None:
+        home.mkdir(parents=True, exist_ok=True)
+        super().__init__(f"runner {number}", home / "runner.log")
+        self.home = home
+
+    def start(
+        self,
+        api_url: str,
+        fleet_file: Path,
+        aws_environment: Mapping[str, str],
+        *,
+        apply: bool,
+    ) -> None:
+        environment = prefect_environment(self.home)
+        environment.update(aws_environment)
+        environment["PREFECT_API_URL"] = api_url
+        command = [
+            sys.executable,
+            "-m",
+            "deployments.serve",
+            "--fleet",
+            str(fleet_file),
+            "--mode",
+            "fast",
+            "--concurrency",
+            "16",
+        ]
+        if not apply:
+            command.append("--no-apply")
+        self.launch(command, environment)
+
+    def wait_until_serving(self) -> None:
+        self.wait_until(
+            lambda: SERVING_LINE in self.output(), RUNNER_START_TIMEOUT_SECONDS
+        )
