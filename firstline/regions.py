@@ -1,43 +1,11 @@
-"""The AWS region codes firstline accepts; anything else is refused."""
+"""The AWS region codes firstline accepts; anything else is refused.
+
+One closed list serves the fleet file, the flow and the relay: it lives with the
+relay, whose Lambda bundle can hold nothing but the standard library.
+"""
 
 from __future__ import annotations
 
-AWS_REGIONS: frozenset[str] = frozenset(
-    {
-        "af-south-1",
-        "ap-east-1",
-        "ap-east-2",
-        "ap-northeast-1",
-        "ap-northeast-2",
-        "ap-northeast-3",
-        "ap-south-1",
-        "ap-south-2",
-        "ap-southeast-1",
-        "ap-southeast-2",
-        "ap-southeast-3",
-        "ap-southeast-4",
-        "ap-southeast-5",
-        "ap-southeast-7",
-        "ca-central-1",
-        "ca-west-1",
-        "eu-central-1",
-        "eu-central-2",
-        "eu-north-1",
-        "eu-south-1",
-        "eu-south-2",
-        "eu-west-1",
-        "eu-west-2",
-        "eu-west-3",
-        "il-central-1",
-        "me-central-1",
-        "me-south-1",
-        "mx-central-1",
-        "sa-east-1",
-        "us-east-1",
-        "us-east-2",
-        "us-west-1",
-        "us-west-2",
-        "us-gov-east-1",
-        "us-gov-west-1",
-    }
-)
+from infra.relay.regions import PARTITION_OF_REGION
+
+AWS_REGIONS: frozenset[str] = frozenset(PARTITION_OF_REGION)
