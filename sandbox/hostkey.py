@@ -80,3 +80,25 @@ def _generate_with_cryptography(private_path: Path, public_path: Path) -> None:
     private_path.touch(mode=0o600)
     private_path.write_bytes(private_bytes)
     public_path.write_text(f"{public_bytes.decode()} {KEY_COMMENT}\n")
+
+
+class KeepsHostKey:
+    """A server's host key, made in its work directory the first time it is asked."""
+
+    workdir: Path
+    _host_key: HostKey | None = None
+
+    @property
+    def host_key(self) -> HostKey:
+        if self._host_key is None:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self._host_key = generate_host_key(self.workdir)
+        return self._host_key
+
+    @property
+    def host_key_fingerprint(self) -> str:
+        return self.host_key.fingerprint
+
+    @property
+    def host_public_key_line(self) -> str:
+        return self.host_key.public_key_line

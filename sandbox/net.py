@@ -61,3 +61,17 @@ def wait_for_port(
     raise TimeoutError(
         f"nothing accepted on 127.0.0.1:{port} within {timeout_seconds} s"
     )
+
+
+def listen_on_loopback(port: int) -> socket.socket:
+    """A non-blocking listening socket on 127.0.0.1:``port`` (0: any free port)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((LOOPBACK, port))
+        listener.listen(64)
+    except OSError:
+        listener.close()
+        raise
+    listener.setblocking(False)
+    return listener

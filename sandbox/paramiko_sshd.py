@@ -22,8 +22,8 @@ from paramiko.common import (
     OPEN_SUCCEEDED,
 )
 
-from sandbox.hostkey import HostKey, generate_host_key
-from sandbox.net import LOOPBACK
+from sandbox.hostkey import HostKey, KeepsHostKey
+from sandbox.net import listen_on_loopback
 
 FORCED_COMMAND_OUTPUT = b"firstline-sandbox ok\n"
 _ACCEPT_POLL_SECONDS = 0.05
@@ -68,7 +68,7 @@ class _Interface(paramiko.ServerInterface):
         return True
 
 
-class PythonSshServer:
+class PythonSshServer(KeepsHostKey):
     """A paramiko SSH server on 127.0.0.1:``port`` (0: the kernel chooses)."""
 
     def __init__(
@@ -91,20 +91,6 @@ class PythonSshServer:
             raise RuntimeError("PythonSshServer has no port before start()")
         return self._port
 
-    @property
-    def host_key(self) -> HostKey:
-        if self._host_key is None:
-            self._host_key = generate_host_key(self.workdir)
-        return self._host_key
-
-    @property
-    def host_key_fingerprint(self) -> str:
-        return self.host_key.fingerprint
-
-    @property
-    def host_public_key_line(self) -> str:
-        return self.host_key.public_key_line
-
     def start(self) -> PythonSshServer:
         if self._listener is not None:
             return self
@@ -114,15 +100,7 @@ class PythonSshServer:
         )
         self._authorized = _parse_authorized_keys(self.authorized_keys)
 
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            listener.bind((LOOPBACK, self._port))
-            listener.listen(64)
-        except OSError:
-            listener.close()
-            raise
-        listener.setblocking(False)
+        listener = listen_on_loopback(self._port)
         self._port = int(listener.getsockname()[1])
         self._listener = listener
         self._stopping.clear()

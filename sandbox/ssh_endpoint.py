@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Literal, Protocol
 
-from sandbox.hostkey import HostKey, generate_host_key
+from sandbox.hostkey import HostKey, KeepsHostKey
 from sandbox.net import reserve_port
 from sandbox.sshd import OpenSshServer, PythonSshServer, sshd_available
 from sandbox.tcp import BannerThenSilenceServer, SilentTcpServer
@@ -31,7 +31,7 @@ class _Server(Protocol):
     def stop(self) -> None: ...
 
 
-class InstanceSshEndpoint:
+class InstanceSshEndpoint(KeepsHostKey):
     """Owns 127.0.0.1:``port`` for one instance and runs the server its mode needs.
 
     ``use_openssh`` None picks OpenSSH when :func:`sandbox.sshd.sshd_available`;
@@ -61,21 +61,6 @@ class InstanceSshEndpoint:
     @property
     def server_kind(self) -> Literal["openssh", "paramiko"]:
         return "openssh" if self.use_openssh else "paramiko"
-
-    @property
-    def host_key(self) -> HostKey:
-        if self._host_key is None:
-            self.workdir.mkdir(parents=True, exist_ok=True)
-            self._host_key = generate_host_key(self.workdir)
-        return self._host_key
-
-    @property
-    def host_key_fingerprint(self) -> str:
-        return self.host_key.fingerprint
-
-    @property
-    def host_public_key_line(self) -> str:
-        return self.host_key.public_key_line
 
     @property
     def known_hosts_line(self) -> str:

@@ -16,7 +16,7 @@ import time
 from functools import cache
 from pathlib import Path
 
-from sandbox.hostkey import HostKey, generate_host_key
+from sandbox.hostkey import HostKey, KeepsHostKey
 from sandbox.net import ensure_port_free, wait_for_port
 from sandbox.paramiko_sshd import PythonSshServer
 
@@ -39,7 +39,7 @@ def sshd_available() -> bool:
     )
 
 
-class OpenSshServer:
+class OpenSshServer(KeepsHostKey):
     """``/usr/sbin/sshd -D -e`` on 127.0.0.1:``port`` with a config of its own.
 
     The daemon runs in a process group of its own, so :meth:`stop` also ends the
@@ -61,20 +61,6 @@ class OpenSshServer:
     @property
     def port(self) -> int:
         return self._port
-
-    @property
-    def host_key(self) -> HostKey:
-        if self._host_key is None:
-            self._host_key = generate_host_key(self.workdir)
-        return self._host_key
-
-    @property
-    def host_key_fingerprint(self) -> str:
-        return self.host_key.fingerprint
-
-    @property
-    def host_public_key_line(self) -> str:
-        return self.host_key.public_key_line
 
     @property
     def pid(self) -> int | None:

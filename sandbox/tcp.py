@@ -12,7 +12,7 @@ import socket
 import threading
 from typing import Self
 
-from sandbox.net import LOOPBACK
+from sandbox.net import listen_on_loopback
 
 OPENSSH_BANNER = b"SSH-2.0-OpenSSH_9.2p1\r\n"
 _ACCEPT_POLL_SECONDS = 0.05
@@ -38,15 +38,7 @@ class SilentTcpServer:
         return self._port
 
     def start(self) -> Self:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            listener.bind((LOOPBACK, self._port))
-            listener.listen(64)
-        except OSError:
-            listener.close()
-            raise
-        listener.setblocking(False)
+        listener = listen_on_loopback(self._port)
         self._port = int(listener.getsockname()[1])
         self._listener = listener
         self._stopping.clear()
