@@ -49,6 +49,8 @@ scale-demo: venv system-deps
 synth: venv
 	bash infra/synth.sh
 
+BENCH_ARGS ?= --storm-alarms 100
+
 bench: venv system-deps
 	$(PY) -m benchmarks $(BENCH_ARGS)
 

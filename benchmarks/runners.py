@@ -1,0 +1,140 @@
+"""``python -m deployments.serve`` processes for the benchmarks, and their memory.
+
+A runner gets the sandbox's AWS environment, a Prefect home of its own and the
+API URL it is given; its output goes to ``runner.log`` in its home.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+START_TIMEOUT_SECONDS = 120.0
+STOP_TIMEOUT_SECONDS = 90.0
+SERVING_MARK = "serving remediate-instance/on-alarm"
+
+
+@dataclass
+class RunnerProcess:
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_until_serving(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while SERVING_MARK not in self.output():
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"the runner exited with {self.process.returncode}:\n"
+                    f"{self.output()[-3000:]}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the runner was not serving after {START_TIMEOUT_SECONDS:.0f} s"
+                )
+            time.sleep(0.2)
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the runner and its children, 0 once it has exited."""
+        return sum(_rss_bytes(pid) for pid in _process_tree(self.pid))
+
+    def stop(self) -> int:
+        """SIGTERM (the runner drains), then SIGKILL; the exit status."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            return self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
+
+def start_runner(
+    home: Path,
+    api_url: str,
+    sandbox: Any,
+    fleet_file: Path,
+    arguments: tuple[str, ...] = (),
+) -> RunnerProcess:
+    home.mkdir(parents=True, exist_ok=True)
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("PREFECT_")
+    }
+    environment.update(sandbox.aws_env())
+    environment.update(
+        {
+            "DO_NOT_TRACK": "1",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_HOME": str(home),
+            "PREFECT_API_URL": api_url,
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    log = home / "runner.log"
+    command = [
+        sys.executable,
+        "-m",
+        "deployments.serve",
+        "--fleet",
+        str(fleet_file),
+        *arguments,
+    ]
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            command,
+            cwd=REPOSITORY,
+            env=environment,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return RunnerProcess(process, log)
+
+
+def _process_tree(pid: int) -> list[int]:
+    pids = [pid]
+    for child_pid in _children(pid):
+        pids += _process_tree(child_pid)
+    return pids
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    children: list[int] = []
+    for thread in tasks:
+        try:
+            text = Path(f"/proc/{pid}/task/{thread}/children").read_text()
+        except OSError:
+            continue
+        children += [int(part) for part in text.split()]
+    return children
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
