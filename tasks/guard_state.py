@@ -65,6 +65,18 @@ def _ensure_limit(name: str) -> None:
             )
 
 
+def _take_slot(name: str, lease_seconds: float) -> UUID | None:
+    """The lease on the limit's one slot; None when the limit does not exist."""
+    with get_client(sync_client=True) as client:
+        response = client.increment_concurrency_slots_with_lease(
+            names=[name], slots=1, mode="concurrency", lease_duration=lease_seconds
+        )
+    body = response.json()
+    if not body.get("limits"):
+        return None
+    return UUID(body["lease_id"])
+
+
 @contextlib.contextmanager
 def instance_lock(
     region: str, instance_id: str, *, lease_seconds: float
@@ -75,18 +87,22 @@ def instance_lock(
     the worker dies, the lease runs out and the instance is free again.
     """
     name = instance_lock_name(region, instance_id)
-    _ensure_limit(name)
-    with get_client(sync_client=True) as client:
-        try:
-            response = client.increment_concurrency_slots_with_lease(
-                names=[name], slots=1, mode="concurrency", lease_duration=lease_seconds
-            )
-        except httpx.HTTPStatusError as exc:
-            if exc.response.status_code != LOCKED:
-                raise
-            yield False
-            return
-    lease_id = UUID(response.json()["lease_id"])
+    try:
+        lease_id = _take_slot(name, lease_seconds)
+        if lease_id is None:
+            # A limit that does not exist grants nothing: create it, then take it.
+            _ensure_limit(name)
+            lease_id = _take_slot(name, lease_seconds)
+    except httpx.HTTPStatusError as exc:
+        if exc.response.status_code != LOCKED:
+            raise
+        yield False
+        return
+    if lease_id is None:
+        raise FirstlineError(
+            f"the instance lock {name!r} could not be created in Prefect; nothing "
+            f"was done to {instance_id} ({region}); check the server's health"
+        )
 
     stop = threading.Event()
     renewer = threading.Thread(
