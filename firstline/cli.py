@@ -75,8 +75,13 @@ def print_report(report: IncidentReport) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from firstline.fleet import check_target, load_fleet
     from flows.remediate import remediate_instance
 
+    # Refused before any run starts: a bad target or fleet file is a usage error.
+    check_target(args.region, args.instance_id)
+    if args.fleet:
+        load_fleet(args.fleet)
     state = remediate_instance(
         instance_id=args.instance_id,
         region=args.region,
