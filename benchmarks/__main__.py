@@ -1,11 +1,15 @@
 """``python -m benchmarks``: run the measures and write benchmarks/results/.
 
-    python -m benchmarks [--measures 1,2,3,4,5] [--repetitions N] [--alarms N]
-        [--boot-seconds 30,60,...] [--time-scale X] [--storm-alarms N] [--out DIR]
+    python -m benchmarks [--measures 1,2,3,4,5 | --only storm,...] [--merge]
+        [--repetitions N] [--alarms N] [--boot-seconds 30,60,...]
+        [--time-scale X] [--storm-alarms N] [--out DIR]
 
 The defaults fit ``make bench`` in under 15 minutes on a 2-core machine. A
 measure that fails is recorded with its error and the others still run; the
 exit status is 1 if any measure failed or missed its target, else 0.
+``--merge`` puts the measures of this run into the ``latest.json`` already in
+``--out`` in place of their earlier results, keeps the others, and rewrites
+``latest.md`` from the merged file.
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ from benchmarks.report import (
     BenchmarkRun,
     MeasureResult,
     describe_machine,
+    merge_runs,
     now_iso,
     python_command_line,
+    read_results,
     write_results,
 )
 
@@ -40,6 +46,14 @@ TITLES = {
     3: "3. time to verdict after a reboot",
     4: "4. orchestration overhead per incident",
     5: "5. alarm storm",
+}
+# Each measure's key in latest.json; also a name for it in --only.
+KEYS = {
+    1: "alarm_latency",
+    2: "check_pass",
+    3: "reboot_verdict",
+    4: "overhead",
+    5: "storm",
 }
 # The order they run in: the cheap, most-needed ones first.
 ORDER = (2, 3, 4, 1, 5)
@@ -59,6 +73,15 @@ def _parser() -> argparse.ArgumentParser:
         "--measures",
         default="1,2,3,4,5",
         help="which measures to run, by number (default: all, 1,2,3,4,5)",
+    )
+    parser.add_argument(
+        "--only",
+        help="which measures to run, by key or number (storm,1); overrides --measures",
+    )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="merge these measures into the latest.json already in --out",
     )
     parser.add_argument(
         "--repetitions", type=int, default=15, help="passes per case (measures 2, 4)"
@@ -98,13 +121,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     # One INFO line per check and per request would bury the progress lines.
     for noisy in ("firstline", "httpx", "sandbox", "paramiko"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    chosen = {int(part) for part in args.measures.split(",") if part.strip()}
-    unknown = chosen - set(TITLES)
-    if unknown:
-        print(
-            f"benchmarks: no measure {sorted(unknown)}; pick from 1-5", file=sys.stderr
-        )
+    chosen = _chosen(args.only or args.measures)
+    if chosen is None:
+        names = ", ".join(f"{n} ({key})" for n, key in KEYS.items())
+        print(f"benchmarks: pick measures from {names}", file=sys.stderr)
         return 2
+    earlier = None
+    if args.merge:
+        if not (args.out / "latest.json").exists():
+            print(
+                f"benchmarks: nothing to merge into: no {args.out / 'latest.json'}; "
+                "run without --merge first",
+                file=sys.stderr,
+            )
+            return 2
+        earlier = read_results(args.out / "latest.json")
 
     workdir = make_workdir()
     prepare_process(workdir)
@@ -123,12 +154,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 server = stack.enter_context(prefect_server(workdir / "server"))
             run.measures.append(_run_one(number, partial(measures[number], server)))
             # Written after every measure, so an interrupted run keeps what it has.
-            _write(run, started, args.out)
-    json_path, markdown_path = _write(run, started, args.out)
+            _write(run, started, args.out, earlier)
+    json_path, markdown_path = _write(run, started, args.out, earlier)
     print(markdown_path.read_text(encoding="utf-8"))
     print(f"results: {json_path} and {markdown_path}")
     failed = [m for m in run.measures if m.error is not None or m.met is False]
     return 1 if failed else 0
+
+
+def _chosen(text: str) -> set[int] | None:
+    """The measure numbers named in ``text`` (numbers or keys), None if any is
+    unknown."""
+    numbers = {key: number for number, key in KEYS.items()}
+    chosen = set()
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        number = numbers.get(part) or (int(part) if part.isdigit() else None)
+        if number not in TITLES:
+            return None
+        chosen.add(number)
+    return chosen
 
 
 def _measures(
@@ -161,7 +205,7 @@ def _run_one(number: int, measure: Callable[[], MeasureResult]) -> MeasureResult
     except Exception as exc:
         logger.exception("measure %s failed", TITLES[number])
         return MeasureResult(
-            key=f"measure_{number}",
+            key=KEYS[number],
             title=TITLES[number],
             target="",
             met=None,
@@ -176,7 +220,9 @@ def _run_one(number: int, measure: Callable[[], MeasureResult]) -> MeasureResult
     return result
 
 
-def _write(run: BenchmarkRun, started: float, out: Path) -> tuple[Path, Path]:
+def _write(
+    run: BenchmarkRun, started: float, out: Path, earlier: BenchmarkRun | None
+) -> tuple[Path, Path]:
     finished = BenchmarkRun(
         started_at=run.started_at,
         machine=run.machine,
@@ -184,6 +230,8 @@ def _write(run: BenchmarkRun, started: float, out: Path) -> tuple[Path, Path]:
         measures=run.measures,
         run_seconds=time.monotonic() - started,
     )
+    if earlier is not None:
+        finished = merge_runs(earlier, finished)
     return write_results(finished, out)
 
 

@@ -12,7 +12,7 @@ import json
 import os
 import platform
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,48 @@ def write_results(
     )
     markdown_path.write_text(render_markdown(run), encoding="utf-8")
     return json_path, markdown_path
+
+
+def read_results(path: Path) -> BenchmarkRun:
+    """The run stored in a ``latest.json`` that ``write_results`` wrote."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    machine = document["machine"]
+    return BenchmarkRun(
+        started_at=document["started_at"],
+        machine=Machine(
+            **{
+                **machine,
+                "load_average_at_start": tuple(machine["load_average_at_start"]),
+            }
+        ),
+        arguments=document["arguments"],
+        measures=[
+            MeasureResult(**{**measure, "notes": tuple(measure["notes"])})
+            for measure in document["measures"]
+        ],
+        run_seconds=document["run_seconds"],
+    )
+
+
+def merge_runs(earlier: BenchmarkRun, later: BenchmarkRun) -> BenchmarkRun:
+    """``earlier`` with ``later``'s measures in place of those with the same key.
+
+    The header (start, machine, command, total time) stays the earlier run's;
+    each measure taken from ``later`` gets a note naming its own run, so the
+    table never passes it off as part of the earlier one.
+    """
+    load = ", ".join(f"{value:g}" for value in later.machine.load_average_at_start)
+    provenance = (
+        f"measured in a later run started {later.started_at} "
+        f"(`python -m benchmarks {later.arguments.get('argv', '')}`, load average "
+        f"{load} at its start), merged into this one"
+    )
+    newer = {
+        measure.key: replace(measure, notes=(*measure.notes, provenance))
+        for measure in later.measures
+    }
+    measures = [newer.pop(measure.key, measure) for measure in earlier.measures]
+    return replace(earlier, measures=[*measures, *newer.values()])
 
 
 def render_markdown(run: BenchmarkRun) -> str:

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +106,38 @@ def start_runner(
             start_new_session=True,
         )
     return RunnerProcess(process, log)
+
+
+class MemorySampler:
+    """Samples the runners' resident memory every 0.5 s; keeps the peak of their
+    sum and each one's own peak. ``runners`` may still grow until ``start``."""
+
+    def __init__(self, runners: list[RunnerProcess]) -> None:
+        self.runners = runners
+        self.peak_bytes = 0
+        self.peak_bytes_each: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def start(self) -> None:
+        self.peak_bytes_each = [0] * len(self.runners)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop sampling; harmless if sampling never started."""
+        self._stop.set()
+        if self._thread.ident is not None:
+            self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            each = [runner.rss_bytes() for runner in self.runners]
+            self.peak_bytes = max(self.peak_bytes, sum(each))
+            self.peak_bytes_each = [
+                max(peak, now)
+                for peak, now in zip(self.peak_bytes_each, each, strict=True)
+            ]
+            self._stop.wait(0.5)
 
 
 def _process_tree(pid: int) -> list[int]:

@@ -1,0 +1,84 @@
+"""Waiting for a storm's flow runs to reach their verdicts, and reading them.
+
+A run has a verdict once it is Completed (recovered, escalated or held); Failed
+and Crashed runs are counted apart, since nobody was told about their alarm.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+VERDICT_TARGET_SECONDS = 300.0
+FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+def wait_for_verdicts(
+    api_url: str, storm_start: datetime, event_ids: set[str], last_alarm: datetime
+) -> dict[str, Any]:
+    from prefect.client.orchestration import SyncPrefectClient
+
+    deadline = time.monotonic() + VERDICT_TARGET_SECONDS + 60.0
+    quiet_since = time.monotonic()
+    runs: list[Any] = []
+    with SyncPrefectClient(api_url) as client:
+        while True:
+            runs = read_runs(client, storm_start)
+            seen = {(r.parameters.get("alarm") or {}).get("event_id") for r in runs}
+            done = [
+                r for r in runs if r.state_type and r.state_type.value in FINAL_STATES
+            ]
+            if len(done) == len(runs) and event_ids <= seen:
+                break
+            if len(done) < len(runs):
+                quiet_since = time.monotonic()
+            # Every run finished, some alarms never made one: wait a while for late
+            # triggers, then count them lost.
+            if time.monotonic() - quiet_since > 60.0 or time.monotonic() > deadline:
+                break
+            time.sleep(2.0)
+    ends = [r.end_time for r in runs if r.end_time is not None]
+    last_verdict = max(ends) if ends else last_alarm
+    return {
+        "runs": [
+            {
+                "state_name": r.state_name or "unknown",
+                "event": r.parameters.get("alarm"),
+            }
+            for r in runs
+        ],
+        "lost": len(event_ids - seen),
+        "unfinished": len(runs) - len(done),
+        "without_verdict": sum(
+            1 for r in done if r.state_type.value in {"FAILED", "CRASHED"}
+        ),
+        "last_verdict_seconds": (last_verdict - storm_start).total_seconds(),
+    }
+
+
+def read_runs(client: Any, since: datetime) -> list[Any]:
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+    )
+
+    runs: list[Any] = []
+    offset = 0
+    while True:
+        page = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["remediate-instance"])),
+            flow_run_filter=FlowRunFilter(
+                expected_start_time=FlowRunFilterExpectedStartTime(
+                    after_=since - timedelta(seconds=5)
+                )
+            ),
+            limit=200,
+            offset=offset,
+        )
+        runs += page
+        if len(page) < 200:
+            return runs
+        offset += 200
