@@ -14,6 +14,10 @@ a string, so numbers, flags and lists are also accepted in their string form.
     prefect_secret_arn           complete ARN of an existing secret holding the
                                  Prefect credential, or {region: ARN}; regions
                                  without one get an empty secret of their own
+    prefect_deployment           <flow>/<deployment> the relay creates a run of
+                                 for each alarm (remediate-instance/on-alarm);
+                                 empty: the relay posts events for a trigger or
+                                 automation instead
     relay_max_event_age_seconds  how long Lambda keeps retrying one alarm event
     log_retention_days           retention of the relay's log group
     workers_region               region of the worker policy stack (IAM is global)
@@ -35,6 +39,8 @@ from urllib.parse import urlsplit
 
 from firstline.errors import ConfigError
 from firstline.regions import AWS_REGIONS
+from infra.relay.config import split_deployment
+from infra.relay.errors import ConfigurationError
 
 INFRA_DIR = Path(__file__).resolve().parent
 EXAMPLE_FLEET = INFRA_DIR / "fleet.example.yaml"
@@ -45,6 +51,7 @@ SECRET_ARN_PATTERN = (
     r"secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$"
 )
 SERVICE_PRINCIPAL_PATTERN = r"^[a-z0-9.-]+\.amazonaws\.com$"
+DEFAULT_PREFECT_DEPLOYMENT = "remediate-instance/on-alarm"
 
 # The values Lambda accepts for MaximumEventAgeInSeconds and CloudWatch Logs for
 # a log group's retention.
@@ -65,6 +72,7 @@ class InfraConfig:
     prefect_api_url: str
     account: str | None = None
     prefect_secret_arns: Mapping[str, str] = field(default_factory=dict)
+    prefect_deployment: str | None = DEFAULT_PREFECT_DEPLOYMENT
     relay_max_event_age_seconds: int = 3600
     log_retention_days: int = 30
     workers_region: str = "us-east-1"
@@ -99,6 +107,7 @@ class InfraConfig:
             prefect_api_url=_prefect_api_url(get("prefect_api_url")),
             account=account,
             prefect_secret_arns=_secret_arns(get("prefect_secret_arn")),
+            prefect_deployment=_prefect_deployment(get("prefect_deployment")),
             relay_max_event_age_seconds=_integer(
                 get("relay_max_event_age_seconds"),
                 "relay_max_event_age_seconds",
@@ -148,6 +157,24 @@ def _prefect_api_url(value: Any) -> str:
             "API base only"
         )
     return url.rstrip("/")
+
+
+def _prefect_deployment(value: Any) -> str | None:
+    if value is None:
+        return DEFAULT_PREFECT_DEPLOYMENT
+    if not isinstance(value, str):
+        raise ConfigError(
+            f"context 'prefect_deployment' must be a string such as "
+            f"{DEFAULT_PREFECT_DEPLOYMENT!r}, not {type(value).__name__}"
+        )
+    deployment = value.strip()
+    if not deployment:
+        return None
+    try:
+        split_deployment(deployment, setting="context 'prefect_deployment'")
+    except ConfigurationError as exc:
+        raise ConfigError(str(exc)) from exc
+    return deployment
 
 
 def _secret_arns(value: Any) -> dict[str, str]:

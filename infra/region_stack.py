@@ -57,6 +57,7 @@ class RegionStack(cdk.Stack):
             bundle_dir=relay_bundle_dir,
             prefect_api_url=config.prefect_api_url,
             prefect_secret_arn=config.secret_arn_for(self.region),
+            prefect_deployment=config.prefect_deployment,
             max_event_age_seconds=config.relay_max_event_age_seconds,
             log_retention_days=config.log_retention_days,
         )

@@ -1,10 +1,11 @@
 """The relay Lambda of one region, with its log group, role, secret and queues.
 
-The relay turns an alarm event into a Prefect event. Its role may write to its own
-log group, read the one Prefect secret and send to its own failure queue; nothing
-else. An event the relay could not hand over after Lambda's retries lands in the
-failure queue; one EventBridge could not deliver lands in the delivery queue. Each
-queue has an alarm that goes off at its first message.
+The relay turns an alarm event into a run of the Prefect deployment
+``prefect_deployment`` or, when that is None, into a Prefect event. Its role may
+write to its own log group, read the one Prefect secret and send to its own failure
+queue; nothing else. An event the relay could not hand over after Lambda's retries
+lands in the failure queue; one EventBridge could not deliver lands in the delivery
+queue. Each queue has an alarm that goes off at its first message.
 
 The code bundle is ``infra/__init__.py`` and the Python files of ``infra/relay/``:
 the relay's modules import each other relatively, so they run as the package
@@ -73,6 +74,7 @@ class RelayFunction(Construct):
         bundle_dir: Path,
         prefect_api_url: str,
         prefect_secret_arn: str | None,
+        prefect_deployment: str | None,
         max_event_age_seconds: int,
         log_retention_days: int,
     ) -> None:
@@ -122,6 +124,13 @@ class RelayFunction(Construct):
             )
         )
 
+        environment = {
+            "PREFECT_API_URL": prefect_api_url,
+            "FIRSTLINE_PREFECT_SECRET_ARN": self.secret_arn,
+        }
+        if prefect_deployment is not None:
+            environment["FIRSTLINE_PREFECT_DEPLOYMENT"] = prefect_deployment
+
         self.failure_queue = _dead_letter_queue(self, "FailureQueue")
         self.delivery_queue = _dead_letter_queue(self, "DeliveryQueue")
         self.function = lambda_.Function(
@@ -136,10 +145,7 @@ class RelayFunction(Construct):
             log_group=self.log_group,
             timeout=cdk.Duration.seconds(RELAY_TIMEOUT_SECONDS),
             memory_size=RELAY_MEMORY_MB,
-            environment={
-                "PREFECT_API_URL": prefect_api_url,
-                "FIRSTLINE_PREFECT_SECRET_ARN": self.secret_arn,
-            },
+            environment=environment,
             retry_attempts=RELAY_RETRY_ATTEMPTS,
             max_event_age=cdk.Duration.seconds(max_event_age_seconds),
             on_failure=destinations.SqsDestination(self.failure_queue),

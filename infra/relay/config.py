@@ -6,6 +6,12 @@
 ``FIRSTLINE_PREFECT_SECRET_ARN``
     The ARN of the Secrets Manager secret holding the Prefect credential. Unset or
     empty: the relay posts without credentials.
+``FIRSTLINE_PREFECT_DEPLOYMENT``
+    The deployment whose runs the relay creates, as ``<flow name>/<deployment
+    name>``, e.g. ``remediate-instance/on-alarm``: one run per alarm, created with
+    ``POST /deployments/{id}/create_flow_run`` (see ``flow_runs``). Unset or empty:
+    the relay posts a ``firstline.alarm.fired`` event instead, for a deployment
+    trigger or a Prefect Cloud automation to act on.
 ``FIRSTLINE_RELAY_MAX_ATTEMPTS``, ``FIRSTLINE_RELAY_TIMEOUT_SECONDS``,
 ``FIRSTLINE_RELAY_BACKOFF_SECONDS``
     How hard the relay tries to reach the Prefect API; see ``RetryPolicy``.
@@ -19,17 +25,32 @@ import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from .errors import ConfigurationError
 from .regions import PARTITION_OF_REGION
 
 API_URL_VARIABLE = "PREFECT_API_URL"
 SECRET_ARN_VARIABLE = "FIRSTLINE_PREFECT_SECRET_ARN"
+DEPLOYMENT_VARIABLE = "FIRSTLINE_PREFECT_DEPLOYMENT"
 MAX_ATTEMPTS_VARIABLE = "FIRSTLINE_RELAY_MAX_ATTEMPTS"
 TIMEOUT_VARIABLE = "FIRSTLINE_RELAY_TIMEOUT_SECONDS"
 BACKOFF_VARIABLE = "FIRSTLINE_RELAY_BACKOFF_SECONDS"
 
-# Keeps the relay's worst case well inside a Lambda timeout of a minute or two.
+Delivery = Literal["event", "flow-run"]
+"""How the relay hands an alarm to Prefect: an event, or a run it creates."""
+
+DEPLOYMENT_EXAMPLE = "remediate-instance/on-alarm"
+MAX_DEPLOYMENT_LENGTH = 255
+# Characters Prefect refuses in flow and deployment names, besides the separator.
+_NAME_BANNED_CHARACTERS = "%&<>"
+
+# Keeps the relay's worst case for one request well inside a Lambda timeout of a
+# minute or two. Creating a flow run takes two requests when the deployment's id
+# is not yet known, and four when the deployment was re-created meanwhile; this
+# bound does not add them up. If they outlast the Lambda timeout, Lambda retries
+# the invocation, and the run's idempotency key keeps the retry from making a
+# second run.
 MAX_WORST_CASE_SECONDS = 60.0
 
 _SECRET_ARN = re.compile(
@@ -40,7 +61,7 @@ _SECRET_ARN = re.compile(
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often, and how patiently, the relay tries to post one event.
+    """How often, and how patiently, the relay tries one request to the Prefect API.
 
     Attempt n (from 2) starts ``backoff_seconds * 2 ** (n - 2)`` seconds after the
     previous one failed, at most ``max_backoff_seconds``.
@@ -67,8 +88,8 @@ class RetryPolicy:
             )
         if self.worst_case_seconds > MAX_WORST_CASE_SECONDS:
             raise ConfigurationError(
-                f"the relay could spend {self.worst_case_seconds:.1f} s posting one "
-                f"event, more than {MAX_WORST_CASE_SECONDS:.0f} s; lower "
+                f"the relay could spend {self.worst_case_seconds:.1f} s on one "
+                f"request, more than {MAX_WORST_CASE_SECONDS:.0f} s; lower "
                 f"{MAX_ATTEMPTS_VARIABLE} or {TIMEOUT_VARIABLE}"
             )
 
@@ -82,7 +103,7 @@ class RetryPolicy:
 
     @property
     def worst_case_seconds(self) -> float:
-        """The longest time posting one event can take, every attempt timing out."""
+        """The longest time one request can take, every attempt timing out."""
         waits = sum(
             self.delay_before_seconds(attempt)
             for attempt in range(1, self.max_attempts + 1)
@@ -92,11 +113,13 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class RelayConfig:
-    """Where the relay posts and with which credential."""
+    """Where the relay posts, with which credential, and whether it posts an event
+    (``deployment`` None) or creates a run of ``deployment``."""
 
     prefect_api_url: str
     secret_arn: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    deployment: str | None = None
 
     def __post_init__(self) -> None:
         not_a_url = ConfigurationError(
@@ -123,6 +146,8 @@ class RelayConfig:
         if self.secret_arn is not None:
             _check_secret_arn(self.secret_arn)
             self.check_credential_transport()
+        if self.deployment is not None:
+            split_deployment(self.deployment)
 
     def check_credential_transport(self) -> None:
         """Refuse to send a credential in clear text beyond this machine."""
@@ -138,6 +163,11 @@ class RelayConfig:
         """The URL of the Prefect API's ``POST /events`` endpoint."""
         return self.prefect_api_url.rstrip("/") + "/events"
 
+    @property
+    def delivery(self) -> Delivery:
+        """``flow-run`` when a deployment is set, else ``event``."""
+        return "event" if self.deployment is None else "flow-run"
+
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> RelayConfig:
         """The settings held by the environment ``environ``.
@@ -151,6 +181,7 @@ class RelayConfig:
                 f"{API_URL_VARIABLE} is not set; set it to the Prefect API root"
             )
         secret_arn = environ.get(SECRET_ARN_VARIABLE, "").strip() or None
+        deployment = environ.get(DEPLOYMENT_VARIABLE, "").strip() or None
         defaults = RetryPolicy()
         retry = RetryPolicy(
             max_attempts=int(
@@ -163,7 +194,46 @@ class RelayConfig:
                 environ, BACKOFF_VARIABLE, defaults.backoff_seconds
             ),
         )
-        return cls(prefect_api_url=api_url, secret_arn=secret_arn, retry=retry)
+        return cls(
+            prefect_api_url=api_url,
+            secret_arn=secret_arn,
+            retry=retry,
+            deployment=deployment,
+        )
+
+
+def split_deployment(
+    deployment: str, setting: str = DEPLOYMENT_VARIABLE
+) -> tuple[str, str]:
+    """The flow name and the deployment name of ``<flow name>/<deployment name>``.
+
+    Both names must be free of whitespace, control characters and the characters
+    Prefect refuses in names; the whole is at most ``MAX_DEPLOYMENT_LENGTH`` long.
+
+    Raises:
+        ConfigurationError: ``deployment`` is not such a name; the message names
+            ``setting`` (the variable, or the CDK context key that fills it),
+            shows the value and gives an example.
+    """
+    flow_name, _, deployment_name = deployment.partition("/")
+    problem = None
+    if len(deployment) > MAX_DEPLOYMENT_LENGTH:
+        problem = f"it is longer than {MAX_DEPLOYMENT_LENGTH} characters"
+    elif deployment.count("/") != 1:
+        problem = f"it has {deployment.count('/')} '/'; it needs exactly one"
+    elif not flow_name or not deployment_name:
+        problem = "the flow name or the deployment name is empty"
+    elif any(char.isspace() or not char.isprintable() for char in deployment):
+        problem = "it contains whitespace or control characters"
+    elif any(char in _NAME_BANNED_CHARACTERS for char in deployment):
+        problem = f"Prefect names cannot contain any of {_NAME_BANNED_CHARACTERS}"
+    if problem is not None:
+        raise ConfigurationError(
+            f"{setting} is {deployment[:200]!r}: {problem}; expected "
+            f"<flow name>/<deployment name>, such as {DEPLOYMENT_EXAMPLE!r}, or "
+            "nothing to post events instead"
+        )
+    return flow_name, deployment_name
 
 
 def _number(environ: Mapping[str, str], name: str, default: float) -> float:

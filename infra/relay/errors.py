@@ -6,7 +6,8 @@ tree has its own root instead of ``firstline.errors.FirstlineError``::
     RelayError
     ├── InvalidEvent          the event is not one the relay understands: dropped
     ├── ConfigurationError    a setting is wrong: the handler raises
-    │   └── PrefectRejected   the Prefect API answered 4xx: says what to fix
+    │   └── PrefectRejected   the Prefect API answered 4xx, or a 2xx the relay
+    │                         cannot use: says what to fix
     ├── CredentialError       the Secrets Manager secret could not be used
     └── PrefectUnavailable    the Prefect API stayed unreachable or 5xx
 
@@ -29,7 +30,9 @@ class ConfigurationError(RelayError):
 
 
 class PrefectRejected(ConfigurationError):
-    """The Prefect API refused the event with a 3xx or 4xx status."""
+    """The Prefect API refused a request with a 3xx or 4xx status, or answered one
+    with a 2xx the relay cannot use (no flow run id); ``status_code`` is its status.
+    """
 
     def __init__(self, message: str, status_code: int) -> None:
         super().__init__(message)

@@ -27,12 +27,14 @@ def _relay_for(config: RelayConfig) -> Relay:
     return Relay(config)
 
 
-def handler(event: object, context: object = None) -> dict[str, str | None]:
+def handler(event: object, context: object = None) -> dict[str, str | bool | None]:
     """Relay one EventBridge event; ``context`` (Lambda's) is not used.
 
     Returns:
         ``{"decision": "posted" | "dropped" | "ignored", "reason": ...,
-        "eventbridge_event_id": ..., "prefect_event_id": ...}``.
+        "eventbridge_event_id": ..., "prefect_event_id": ...,
+        "delivery": "event" | "flow-run", "flow_run_id": ...,
+        "already_created": true | false | null}``; see ``relay.Decision``.
 
     Raises:
         ConfigurationError: a setting is missing or wrong, or the API answered 4xx.

@@ -58,7 +58,7 @@ def relay(
     monkeypatch.delenv("FIRSTLINE_PREFECT_SECRET_ARN", raising=False)
     handler_module._relay_for.cache_clear()
 
-    def post(event: dict[str, Any]) -> dict[str, str | None]:
+    def post(event: dict[str, Any]) -> dict[str, str | bool | None]:
         return handler(event, None)
 
     return post

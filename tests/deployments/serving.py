@@ -33,7 +33,7 @@ from sandbox.fleetfile import write_fleet_file
 from tests.prefect_server import PrefectServer, base_environment, wait_for
 
 # The relay's Lambda handler as the ``relay`` fixture gives it.
-RelayHandler = Callable[[dict[str, Any]], dict[str, str | None]]
+RelayHandler = Callable[[dict[str, Any]], dict[str, str | bool | None]]
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 DEPLOYMENT = "remediate-instance/on-alarm"

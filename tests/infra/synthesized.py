@@ -17,6 +17,7 @@ from typing import Any
 ACCOUNT = "111111111111"
 OTHER_ACCOUNTS = ("222222222222", "333333333333")
 PREFECT_API_URL = "https://api.prefect.cloud/api/accounts/a1/workspaces/w1"
+PREFECT_DEPLOYMENT = "remediate-instance/on-alarm-staging"
 IMPORTED_SECRET_ARN = (
     "arn:aws:secretsmanager:us-east-2:111111111111:secret:firstline/prefect-AbCdEf"
 )
@@ -95,6 +96,7 @@ RICH_CONTEXT: dict[str, Any] = {
     "account": ACCOUNT,
     "prefect_api_url": PREFECT_API_URL,
     "prefect_secret_arn": {"us-east-2": IMPORTED_SECRET_ARN},
+    "prefect_deployment": PREFECT_DEPLOYMENT,
     "relay_max_event_age_seconds": "1800",
     "log_retention_days": "14",
     "worker_role": "true",

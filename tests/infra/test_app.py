@@ -20,6 +20,7 @@ from tests.infra.synthesized import (
     CREDENTIAL_VARIABLES,
     OTHER_ACCOUNTS,
     PREFECT_API_URL,
+    PREFECT_DEPLOYMENT,
     SENTINEL,
     SynthesizedApp,
 )
@@ -151,7 +152,7 @@ class TestSecrets:
         for path in files:
             assert SENTINEL not in path.read_text(errors="replace"), path
 
-    def test_relay_environment_holds_an_address_and_a_secret_reference_only(
+    def test_relay_environment_holds_an_address_a_secret_reference_and_a_name(
         self, rich_app: SynthesizedApp
     ) -> None:
         functions = [
@@ -164,8 +165,13 @@ class TestSecrets:
         assert len(functions) == 2
         for function in functions:
             variables = function["Properties"]["Environment"]["Variables"]
-            assert set(variables) == {"PREFECT_API_URL", "FIRSTLINE_PREFECT_SECRET_ARN"}
+            assert set(variables) == {
+                "PREFECT_API_URL",
+                "FIRSTLINE_PREFECT_SECRET_ARN",
+                "FIRSTLINE_PREFECT_DEPLOYMENT",
+            }
             assert variables["PREFECT_API_URL"] == PREFECT_API_URL
+            assert variables["FIRSTLINE_PREFECT_DEPLOYMENT"] == PREFECT_DEPLOYMENT
             secret = variables["FIRSTLINE_PREFECT_SECRET_ARN"]
             assert set(secret) == {"Ref"} or secret.startswith(
                 "arn:aws:secretsmanager:"

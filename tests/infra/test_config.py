@@ -30,6 +30,7 @@ class TestDefaults:
         assert config.log_retention_days == 30
         assert config.workers_region == "us-east-1"
         assert config.worker_role is False
+        assert config.prefect_deployment == "remediate-instance/on-alarm"
 
     def test_missing_prefect_api_url_says_how_to_give_it(self) -> None:
         with pytest.raises(ConfigError, match="-c prefect_api_url=https://"):
@@ -116,6 +117,32 @@ class TestPrefectSecret:
     def test_mapping_keys_must_be_regions(self) -> None:
         with pytest.raises(ConfigError, match="'prefect_secret_arn.eu-west-9'"):
             config_from(prefect_secret_arn={"eu-west-9": SECRET_ARN})
+
+
+class TestPrefectDeployment:
+    def test_context_names_another_deployment(self) -> None:
+        config = config_from(prefect_deployment=" remediate-instance/on-alarm-eu ")
+
+        assert config.prefect_deployment == "remediate-instance/on-alarm-eu"
+
+    def test_empty_value_makes_the_relay_post_events(self) -> None:
+        assert config_from(prefect_deployment="").prefect_deployment is None
+
+    @pytest.mark.parametrize(
+        "value", ["on-alarm", "remediate instance/on-alarm", "a/b/c", "/on-alarm"]
+    )
+    def test_malformed_name_is_refused_naming_the_context_key(self, value: str) -> None:
+        with pytest.raises(ConfigError) as raised:
+            config_from(prefect_deployment=value)
+
+        assert str(raised.value).startswith(
+            f"context 'prefect_deployment' is {value!r}"
+        )
+        assert "such as 'remediate-instance/on-alarm'" in str(raised.value)
+
+    def test_value_that_is_not_a_string_is_refused(self) -> None:
+        with pytest.raises(ConfigError, match="must be a string"):
+            config_from(prefect_deployment=["remediate-instance/on-alarm"])
 
 
 class TestNumbersAndFlags:

@@ -11,6 +11,7 @@ from aws_cdk.assertions import Match
 from tests.infra.synthesized import (
     IMPORTED_SECRET_ARN,
     PREFECT_API_URL,
+    PREFECT_DEPLOYMENT,
     SynthesizedApp,
     get_att,
     only,
@@ -43,6 +44,7 @@ class TestRelayFunction:
             "Variables": {
                 "PREFECT_API_URL": PREFECT_API_URL,
                 "FIRSTLINE_PREFECT_SECRET_ARN": {"Ref": secret},
+                "FIRSTLINE_PREFECT_DEPLOYMENT": PREFECT_DEPLOYMENT,
             }
         }
         assert set(props) == {
@@ -58,6 +60,43 @@ class TestRelayFunction:
 
         assert variables["FIRSTLINE_PREFECT_SECRET_ARN"] == IMPORTED_SECRET_ARN
         assert rich_app.resources(US, "AWS::SecretsManager::Secret") == {}
+
+    def test_relay_creates_runs_of_the_on_alarm_deployment_by_default(
+        self, default_app: SynthesizedApp
+    ) -> None:
+        for stack in ("firstline-eu-west-1", "firstline-us-east-1"):
+            _, function = only(default_app, stack, "AWS::Lambda::Function")
+            variables = function["Properties"]["Environment"]["Variables"]
+
+            assert variables["FIRSTLINE_PREFECT_DEPLOYMENT"] == (
+                "remediate-instance/on-alarm"
+            )
+
+    def test_relay_without_a_deployment_posts_events(self, tmp_path: Path) -> None:
+        import aws_cdk as cdk
+        from aws_cdk.assertions import Template
+
+        from infra.relay_function import RelayFunction, stage_relay_bundle
+
+        stack = cdk.Stack(cdk.App(outdir=str(tmp_path / "cdk.out")), "EventRelay")
+        RelayFunction(
+            stack,
+            "Relay",
+            bundle_dir=stage_relay_bundle(tmp_path / "bundle"),
+            prefect_api_url=PREFECT_API_URL,
+            prefect_secret_arn=IMPORTED_SECRET_ARN,
+            prefect_deployment=None,
+            max_event_age_seconds=3600,
+            log_retention_days=30,
+        )
+
+        (function,) = (
+            Template.from_stack(stack).find_resources("AWS::Lambda::Function").values()
+        )
+        assert function["Properties"]["Environment"]["Variables"] == {
+            "PREFECT_API_URL": PREFECT_API_URL,
+            "FIRSTLINE_PREFECT_SECRET_ARN": IMPORTED_SECRET_ARN,
+        }
 
     def test_created_secret_is_empty(self, rich_app: SynthesizedApp) -> None:
         _, secret = only(rich_app, EU, "AWS::SecretsManager::Secret")

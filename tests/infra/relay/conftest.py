@@ -22,6 +22,16 @@ def load_event(name: str) -> dict[str, Any]:
     return copy.deepcopy(event)
 
 
+class SleepRecorder:
+    """Stands in for ``time.sleep``: remembers the waits instead of waiting."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
 @pytest.fixture(scope="module")
 def stub_api_server() -> Iterator[StubPrefectApi]:
     with running_stub_api() as stub:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,30 @@ class Reply:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     echo_authorization: bool = False
+
+    @classmethod
+    def json(cls, status: int, document: object) -> Reply:
+        """A reply whose body is ``document`` as JSON."""
+        return cls(
+            status,
+            headers=(("Content-Type", "application/json"),),
+            body=json.dumps(document).encode(),
+        )
+
+
+DEPLOYMENT_ID = "5b1e7c1a-2f3d-4e5a-8b6c-7d8e9f0a1b2c"
+FLOW_RUN_ID = "0e4f6a8b-1c2d-4e3f-9a5b-6c7d8e9f0a1b"
+
+
+def deployment_reply(deployment_id: str = DEPLOYMENT_ID) -> Reply:
+    """Prefect's answer to ``GET /deployments/name/{flow}/{deployment}``."""
+    return Reply.json(200, {"id": deployment_id, "name": "on-alarm"})
+
+
+def flow_run_reply(status: int = 201, flow_run_id: str = FLOW_RUN_ID) -> Reply:
+    """Prefect's answer to ``POST /deployments/{id}/create_flow_run``: 201 for a
+    new run, 200 for the run an earlier request with the same key created."""
+    return Reply.json(status, {"id": flow_run_id, "name": "brave-otter"})
 
 
 @dataclass
@@ -57,11 +82,17 @@ class StubPrefectApi:
 
 def _handler_for(stub: StubPrefectApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self._answer("GET")
+
         def do_POST(self) -> None:
+            self._answer("POST")
+
+        def _answer(self, method: str) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
             headers = {name.lower(): value for name, value in self.headers.items()}
-            reply = stub.record(RecordedRequest("POST", self.path, headers, body))
+            reply = stub.record(RecordedRequest(method, self.path, headers, body))
 
             reply_body = reply.body
             if reply.echo_authorization:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.relay.config import RelayConfig, RetryPolicy
+from infra.relay.config import RelayConfig, RetryPolicy, split_deployment
 from infra.relay.errors import ConfigurationError
 
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:210987654321:secret:prefect-AbCdEf"
@@ -17,6 +17,8 @@ class TestRelayConfigFromEnvironment:
         assert config.events_url == "http://127.0.0.1:4200/api/events"
         assert config.secret_arn is None
         assert config.retry == RetryPolicy()
+        assert config.deployment is None
+        assert config.delivery == "event"
 
     def test_empty_secret_arn_means_no_secret(self) -> None:
         config = RelayConfig.from_environment(
@@ -72,6 +74,78 @@ class TestRelayConfigFromEnvironment:
             RelayConfig.from_environment(environ)
 
         assert name in str(raised.value)
+
+
+class TestDeploymentSetting:
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [
+            ("remediate-instance/on-alarm", "remediate-instance/on-alarm"),
+            ("  remediate-instance/on-alarm\n", "remediate-instance/on-alarm"),
+            ("réparer_l'instance/à-l.alarme#2", "réparer_l'instance/à-l.alarme#2"),
+        ],
+    )
+    def test_deployment_makes_the_relay_create_flow_runs(
+        self, value: str, expected: str
+    ) -> None:
+        config = RelayConfig.from_environment(
+            {
+                "PREFECT_API_URL": "http://127.0.0.1:4200/api",
+                "FIRSTLINE_PREFECT_DEPLOYMENT": value,
+            }
+        )
+
+        assert config.deployment == expected
+        assert config.delivery == "flow-run"
+        assert split_deployment(expected) == tuple(expected.split("/"))
+
+    def test_empty_deployment_keeps_the_relay_posting_events(self) -> None:
+        config = RelayConfig.from_environment(
+            {
+                "PREFECT_API_URL": "http://127.0.0.1:4200/api",
+                "FIRSTLINE_PREFECT_DEPLOYMENT": " \t",
+            }
+        )
+
+        assert config.deployment is None
+        assert config.delivery == "event"
+
+    @pytest.mark.parametrize(
+        ("value", "problem"),
+        [
+            ("remediate-instance", "it has 0 '/'; it needs exactly one"),
+            ("remediate-instance/on-alarm/x", "it has 2 '/'; it needs exactly one"),
+            ("/on-alarm", "the flow name or the deployment name is empty"),
+            ("remediate-instance/", "the flow name or the deployment name is empty"),
+            ("remediate instance/on-alarm", "whitespace or control characters"),
+            ("remediate-instance/on-alarm\x00", "whitespace or control characters"),
+            ("remediate-instance/on\u200balarm", "whitespace or control characters"),
+            ("remediate-instance/on-alarm%2F", "cannot contain any of %&<>"),
+            ("remediate-instance/" + "x" * 300, "longer than 255 characters"),
+        ],
+    )
+    def test_bad_deployment_names_the_variable_the_value_and_an_example(
+        self, value: str, problem: str
+    ) -> None:
+        environ = {
+            "PREFECT_API_URL": "http://127.0.0.1:4200/api",
+            "FIRSTLINE_PREFECT_DEPLOYMENT": value,
+        }
+
+        with pytest.raises(ConfigurationError) as raised:
+            RelayConfig.from_environment(environ)
+
+        message = str(raised.value)
+        assert message.startswith(
+            f"FIRSTLINE_PREFECT_DEPLOYMENT is {value.strip()[:200]!r}: "
+        )
+        assert problem in message
+        assert "such as 'remediate-instance/on-alarm'" in message
+        assert len(message) < 400
+
+    def test_bad_deployment_is_refused_when_given_in_code_too(self) -> None:
+        with pytest.raises(ConfigurationError, match="FIRSTLINE_PREFECT_DEPLOYMENT"):
+            RelayConfig(prefect_api_url="http://127.0.0.1:4200/api", deployment="")
 
 
 class TestRelayConfig:

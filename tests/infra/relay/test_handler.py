@@ -11,7 +11,13 @@ from infra.relay import handler as handler_module
 from infra.relay.errors import ConfigurationError, PrefectRejected
 from infra.relay.handler import handler
 from tests.infra.relay.conftest import create_secret, load_event
-from tests.infra.relay.stub_api import Reply, StubPrefectApi
+from tests.infra.relay.stub_api import (
+    FLOW_RUN_ID,
+    Reply,
+    StubPrefectApi,
+    deployment_reply,
+    flow_run_reply,
+)
 
 API_KEY = "pnu_handlertestkey9876543210zyxwvutsrqpo"
 PASSWORD = "handler-p4ssw0rd-never-logged"
@@ -49,8 +55,29 @@ class TestHandler:
             "reason",
             "eventbridge_event_id",
             "prefect_event_id",
+            "delivery",
+            "flow_run_id",
+            "already_created",
         }
+        assert result["delivery"] == "event"
+        assert relay_environment.requests[0].path == "/api/events"
         assert "authorization" not in relay_environment.requests[0].headers
+
+    def test_creates_a_flow_run_when_a_deployment_is_set(
+        self, relay_environment: StubPrefectApi, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv(
+            "FIRSTLINE_PREFECT_DEPLOYMENT", "remediate-instance/on-alarm"
+        )
+        relay_environment.reply_with(deployment_reply(), flow_run_reply(201))
+
+        result = handler(load_event("metric_alarm"), None)
+
+        assert result["decision"] == "posted"
+        assert result["delivery"] == "flow-run"
+        assert result["flow_run_id"] == FLOW_RUN_ID
+        assert result["already_created"] is False
+        assert json.loads(json.dumps(result)) == result
 
     def test_returns_the_decision_for_events_it_does_not_post(
         self, relay_environment: StubPrefectApi
@@ -62,6 +89,9 @@ class TestHandler:
             "reason": "state OK: firstline acts only on ALARM",
             "eventbridge_event_id": "0b7e9d52-3c14-4f8a-a6e1-5d2c7f9b3e04",
             "prefect_event_id": None,
+            "delivery": "event",
+            "flow_run_id": None,
+            "already_created": None,
         }
 
     def test_missing_api_url_raises_so_lambda_keeps_the_event(
@@ -139,9 +169,7 @@ class TestHandlerWithSecret:
 
         with pytest.raises(PrefectRejected, match="HTTP 401"):
             handler(load_event("metric_alarm"), None)
-        boto3.client("secretsmanager", region_name="eu-west-1").put_secret_value(
-            SecretId=arn, SecretString=json.dumps({"api_key": "pnu_new"})
-        )
+        _rotate(arn, "pnu_new")
         handler(load_event("metric_alarm"), None)
 
         headers = [request.headers for request in relay_environment.requests]
@@ -149,3 +177,41 @@ class TestHandlerWithSecret:
             "Bearer pnu_old",
             "Bearer pnu_new",
         ]
+
+    @pytest.mark.parametrize("status", [401, 403])
+    def test_credential_refused_while_creating_a_run_is_read_again(
+        self,
+        relay_environment: StubPrefectApi,
+        aws_environment: str,
+        monkeypatch: pytest.MonkeyPatch,
+        status: int,
+    ) -> None:
+        arn = create_secret(
+            f"handler-rotated-{status}", json.dumps({"api_key": "pnu_old"})
+        )
+        monkeypatch.setenv("FIRSTLINE_PREFECT_SECRET_ARN", arn)
+        monkeypatch.setenv(
+            "FIRSTLINE_PREFECT_DEPLOYMENT", "remediate-instance/on-alarm"
+        )
+        relay_environment.reply_with(
+            deployment_reply(), Reply(status), flow_run_reply()
+        )
+
+        with pytest.raises(PrefectRejected, match=f"HTTP {status}"):
+            handler(load_event("metric_alarm"), None)
+        _rotate(arn, "pnu_new")
+        result = handler(load_event("metric_alarm"), None)
+
+        headers = [request.headers for request in relay_environment.requests]
+        assert result["flow_run_id"] == FLOW_RUN_ID
+        assert [header["authorization"] for header in headers] == [
+            "Bearer pnu_old",
+            "Bearer pnu_old",
+            "Bearer pnu_new",
+        ]
+
+
+def _rotate(secret_arn: str, api_key: str) -> None:
+    boto3.client("secretsmanager", region_name="eu-west-1").put_secret_value(
+        SecretId=secret_arn, SecretString=json.dumps({"api_key": api_key})
+    )

@@ -8,23 +8,14 @@ import pytest
 
 from infra.relay.config import RetryPolicy
 from infra.relay.errors import PrefectRejected, PrefectUnavailable
-from infra.relay.prefect_api import post_events
+from infra.relay.prefect_api import call_api, post_events
 from infra.relay.secret import Credential
+from tests.infra.relay.conftest import SleepRecorder
 from tests.infra.relay.stub_api import Reply, StubPrefectApi, running_stub_api
 
 EVENT = {"event": "firstline.alarm.fired", "id": "3f1e0c0a-5d1e-5c3b-9a51-0a7d3b6e2f11"}
 FAST = RetryPolicy(max_attempts=3, timeout_seconds=1.0, backoff_seconds=0.5)
 PASSWORD = "s3cret-p4ss-relay"
-
-
-class SleepRecorder:
-    """Stands in for ``time.sleep``: remembers the waits instead of waiting."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 def _events_url(stub: StubPrefectApi) -> str:
@@ -222,3 +213,64 @@ class TestPostEvents:
             post_events([EVENT], _events_url(stub_api), credential, FAST)
 
         assert PASSWORD[:6] not in str(raised.value)
+
+
+class TestCallApi:
+    def test_get_sends_no_body_and_returns_the_parsed_answer(
+        self, stub_api: StubPrefectApi
+    ) -> None:
+        stub_api.reply_with(Reply.json(200, {"id": "d1", "name": "on-alarm"}))
+
+        answer = call_api("GET", stub_api.api_url + "/deployments/name/f/d", None, FAST)
+
+        (request,) = stub_api.requests
+        assert (request.method, request.path) == ("GET", "/api/deployments/name/f/d")
+        assert request.body == b""
+        assert "content-type" not in request.headers
+        assert (answer.status_code, answer.attempts) == (200, 1)
+        assert answer.document == {"id": "d1", "name": "on-alarm"}
+
+    def test_status_the_caller_handles_is_returned_without_a_retry(
+        self, stub_api: StubPrefectApi
+    ) -> None:
+        stub_api.reply_with(Reply.json(404, {"detail": "Deployment not found"}))
+
+        answer = call_api(
+            "POST",
+            stub_api.api_url + "/deployments/x/create_flow_run",
+            None,
+            FAST,
+            body={"parameters": {}},
+            handled_statuses=frozenset({404}),
+        )
+
+        assert answer.status_code == 404
+        assert answer.document == {"detail": "Deployment not found"}
+        assert answer.detail == '{"detail": "Deployment not found"}'
+        assert len(stub_api.requests) == 1
+
+    def test_answer_that_is_not_json_has_no_document(
+        self, stub_api: StubPrefectApi
+    ) -> None:
+        stub_api.reply_with(Reply(200, body=b"<html>welcome</html>"))
+
+        answer = call_api("GET", stub_api.api_url + "/anything", None, FAST)
+
+        assert answer.document is None
+        assert answer.detail == "<html>welcome</html>"
+
+    def test_answer_larger_than_a_mebibyte_is_refused(
+        self, stub_api: StubPrefectApi
+    ) -> None:
+        stub_api.reply_with(Reply(200, body=b" " * (1024 * 1024 + 1)))
+
+        with pytest.raises(PrefectRejected, match="more than 1048576 bytes"):
+            call_api("GET", stub_api.api_url + "/anything", None, FAST)
+
+    def test_422_names_what_the_relay_sent(self, stub_api: StubPrefectApi) -> None:
+        stub_api.reply_with(Reply(422, body=b'{"detail": "bad tags"}'))
+
+        with pytest.raises(PrefectRejected, match="rejected the flow run's shape"):
+            call_api(
+                "POST", stub_api.api_url + "/x", None, FAST, body={}, subject="flow run"
+            )

@@ -7,18 +7,31 @@ from typing import Any
 import pytest
 
 from infra.relay.config import RelayConfig, RetryPolicy
-from infra.relay.errors import ConfigurationError, PrefectUnavailable
+from infra.relay.errors import ConfigurationError, PrefectRejected, PrefectUnavailable
 from infra.relay.prefect_event import prefect_event_id
 from infra.relay.relay import Decision, Relay
 from infra.relay.secret import Credential
 from tests.infra.relay.conftest import load_event
-from tests.infra.relay.stub_api import Reply, StubPrefectApi
+from tests.infra.relay.stub_api import (
+    DEPLOYMENT_ID,
+    FLOW_RUN_ID,
+    Reply,
+    StubPrefectApi,
+    deployment_reply,
+    flow_run_reply,
+)
 
 NO_WAIT = RetryPolicy(max_attempts=2, timeout_seconds=1.0, backoff_seconds=0)
 
 
-def _relay(stub: StubPrefectApi) -> Relay:
-    return Relay(RelayConfig(prefect_api_url=stub.api_url, retry=NO_WAIT))
+DEPLOYMENT = "remediate-instance/on-alarm"
+EVENT_ID = "6f1c2b7e-0d4a-4c1e-9a53-2b8f1e7c4d90"
+
+
+def _relay(stub: StubPrefectApi, deployment: str | None = None) -> Relay:
+    return Relay(
+        RelayConfig(prefect_api_url=stub.api_url, retry=NO_WAIT, deployment=deployment)
+    )
 
 
 def _log_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
@@ -94,6 +107,9 @@ class TestRelayHandle:
         assert line["eventbridge_event_id"] == "6f1c2b7e-0d4a-4c1e-9a53-2b8f1e7c4d90"
         assert line["instance_id"] == "i-0a1b2c3d4e5f60718"
         assert line["attempts"] == 1
+        assert line["delivery"] == "event"
+        assert line["flow_run_id"] is None
+        assert line["already_created"] is None
 
     def test_composite_alarm_log_line_names_its_children(
         self, stub_api: StubPrefectApi, caplog: pytest.LogCaptureFixture
@@ -162,3 +178,99 @@ class TestRelayHandle:
     ) -> None:
         with pytest.raises(ConfigurationError, match="only over https"):
             Relay.for_api_url("http://10.1.2.3/api", Credential.from_api_key("pnu_k"))
+
+
+class TestRelayFlowRunDelivery:
+    def test_alarm_that_fired_becomes_a_flow_run_and_is_described(
+        self, stub_api: StubPrefectApi
+    ) -> None:
+        stub_api.reply_with(deployment_reply(), flow_run_reply(201))
+
+        decision = _relay(stub_api, DEPLOYMENT).handle(load_event("metric_alarm"))
+
+        assert decision == Decision(
+            "posted",
+            "firstline-cpu-high-web-1 entered ALARM for i-0a1b2c3d4e5f60718",
+            EVENT_ID,
+            str(prefect_event_id(EVENT_ID)),
+            delivery="flow-run",
+            flow_run_id=FLOW_RUN_ID,
+            already_created=False,
+        )
+        assert stub_api.requests[-1].path.endswith("/create_flow_run")
+
+    def test_flow_run_gives_one_json_log_line_with_the_run_and_deployment(
+        self, stub_api: StubPrefectApi, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        stub_api.reply_with(deployment_reply(), flow_run_reply(201))
+        caplog.set_level(logging.INFO, logger="firstline.relay")
+
+        _relay(stub_api, DEPLOYMENT).handle(load_event("metric_alarm"))
+
+        (line,) = _log_lines(caplog)
+        assert caplog.records[-1].levelno == logging.INFO
+        assert line["decision"] == "posted"
+        assert line["delivery"] == "flow-run"
+        assert line["flow_run_id"] == FLOW_RUN_ID
+        assert line["already_created"] is False
+        assert line["deployment"] == DEPLOYMENT
+        assert line["deployment_id"] == DEPLOYMENT_ID
+        assert line["attempts"] == 2
+        assert line["instance_id"] == "i-0a1b2c3d4e5f60718"
+
+    def test_redelivered_event_is_decided_as_already_created(
+        self, stub_api: StubPrefectApi, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        stub_api.reply_with(
+            deployment_reply(), flow_run_reply(201), flow_run_reply(200)
+        )
+        relay = _relay(stub_api, DEPLOYMENT)
+        caplog.set_level(logging.INFO, logger="firstline.relay")
+        relay.handle(load_event("metric_alarm"))
+        caplog.clear()
+
+        decision = relay.handle(load_event("metric_alarm"))
+
+        (line,) = _log_lines(caplog)
+        assert decision.already_created is True
+        assert decision.flow_run_id == FLOW_RUN_ID
+        assert (line["already_created"], line["attempts"]) == (True, 1)
+
+    def test_events_it_does_not_act_on_create_no_run(
+        self, stub_api: StubPrefectApi
+    ) -> None:
+        decision = _relay(stub_api, DEPLOYMENT).handle(load_event("composite_alarm"))
+
+        assert decision.decision == "ignored"
+        assert decision.delivery == "flow-run"
+        assert (decision.flow_run_id, decision.already_created) == (None, None)
+        assert stub_api.requests == []
+
+    def test_unknown_deployment_logs_the_failure_and_raises(
+        self, stub_api: StubPrefectApi, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        stub_api.reply_with(Reply(404))
+        caplog.set_level(logging.INFO, logger="firstline.relay")
+
+        with pytest.raises(PrefectRejected, match="has no deployment"):
+            _relay(stub_api, DEPLOYMENT).handle(load_event("metric_alarm"))
+
+        (line,) = _log_lines(caplog)
+        assert caplog.records[-1].levelno == logging.ERROR
+        assert line["decision"] == "failed"
+        assert line["delivery"] == "flow-run"
+        assert line["deployment"] == DEPLOYMENT
+        assert "python -m deployments.serve" in line["reason"]
+
+    def test_explicit_deployment_is_used(self, stub_api: StubPrefectApi) -> None:
+        stub_api.reply_with(deployment_reply(), flow_run_reply())
+        relay = Relay.for_api_url(stub_api.api_url, deployment="other-flow/nightly")
+
+        relay.handle(load_event("metric_alarm"))
+
+        assert relay.config.delivery == "flow-run"
+        assert stub_api.requests[0].path == "/api/deployments/name/other-flow/nightly"
+
+    def test_explicit_deployment_that_is_malformed_is_refused(self) -> None:
+        with pytest.raises(ConfigurationError, match="FIRSTLINE_PREFECT_DEPLOYMENT"):
+            Relay.for_api_url("http://127.0.0.1:4200/api", deployment="on-alarm")
