@@ -1,4 +1,5 @@
-"""A real Prefect server for tests: ``prefect server start`` on 127.0.0.1, SQLite.
+"""A real Prefect server for tests: ``prefect server start`` on 127.0.0.1, SQLite,
+set up as the demo's embedded server (``EMBEDDED_SERVER_SETTINGS``).
 
 The server runs in a session of its own, with a ``PREFECT_HOME`` and database of
 its own, and can be stopped and started again on the same port and database.
@@ -11,7 +12,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -20,19 +20,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from firstline.demo.services import EMBEDDED_SERVER_SETTINGS, PREFECT_COMMAND
+
 STARTUP_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 20.0
 POLL_INTERVAL_SECONDS = 0.2
-PREFECT = Path(sys.executable).with_name("prefect")
-
-# Services the tests here never need; fewer services, less load on the machine.
-QUIET_SERVICES = {
-    "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
-    "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
-    "PREFECT_SERVER_SERVICES_FOREMAN_ENABLED": "false",
-    "PREFECT_SERVER_SERVICES_CANCELLATION_CLEANUP_ENABLED": "false",
-    "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false",
-}
 
 T = TypeVar("T")
 
@@ -103,7 +95,7 @@ class PrefectServer:
                 "PREFECT_UI_ENABLED": "false",
                 "PREFECT_UI_API_URL": self.api_url,
                 "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL": "0.2",
-                **QUIET_SERVICES,
+                **EMBEDDED_SERVER_SETTINGS,
                 **self._extra_environment,
             }
         )
@@ -116,7 +108,7 @@ class PrefectServer:
         with self.log.open("ab") as log_file:
             self._process = subprocess.Popen(
                 [
-                    PREFECT,
+                    *PREFECT_COMMAND,
                     "server",
                     "start",
                     "--host",

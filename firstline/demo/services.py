@@ -24,14 +24,23 @@ RUNNER_START_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 30.0
 POLL_INTERVAL_SECONDS = 0.2
 SERVING_LINE = "serving remediate-instance/on-alarm"
+# Prefect's command line, with SQLite writers that queue (firstline.prefect_server).
+PREFECT_COMMAND = (sys.executable, "-m", "firstline.prefect_server")
 
-# Services the demo never uses; fewer services, less load on the machine.
-QUIET_SERVICES = {
+# How the embedded server runs. Services the demo never uses are off: fewer
+# services, less load on the machine. So is the event persister, which stores
+# every event: each incident makes about 22 (three per task run), with about seven
+# resource rows each, and on SQLite that was a third of the server's work per
+# incident. Runs, task runs, their states, logs and artifacts are stored as before,
+# and automations still see every event as it passes; only the UI's event feed
+# stays empty. Set it back to true (or move to PostgreSQL) to keep event history.
+EMBEDDED_SERVER_SETTINGS = {
     "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
     "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
     "PREFECT_SERVER_SERVICES_FOREMAN_ENABLED": "false",
     "PREFECT_SERVER_SERVICES_CANCELLATION_CLEANUP_ENABLED": "false",
     "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",
 }
 
 
@@ -137,14 +146,12 @@ class PrefectServer(ManagedProcess):
                 "PREFECT_API_DATABASE_CONNECTION_URL": self.database_url,
                 "PREFECT_UI_ENABLED": "true",
                 "PREFECT_UI_API_URL": self.api_url,
-                "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL": "0.2",
-                **QUIET_SERVICES,
+                **EMBEDDED_SERVER_SETTINGS,
             }
         )
-        prefect = Path(sys.executable).with_name("prefect")
         self.launch(
             [
-                str(prefect),
+                *PREFECT_COMMAND,
                 "server",
                 "start",
                 "--host",
