@@ -64,11 +64,13 @@ class RetryPolicy:
     """How often, and how patiently, the relay tries one request to the Prefect API.
 
     Attempt n (from 2) starts ``backoff_seconds * 2 ** (n - 2)`` seconds after the
-    previous one failed, at most ``max_backoff_seconds``.
+    previous one failed, at most ``max_backoff_seconds``. A server that queues its
+    writers (SQLite under a storm) can take several seconds to create a run; a
+    shorter timeout would only make it do the work twice.
     """
 
     max_attempts: int = 3
-    timeout_seconds: float = 5.0
+    timeout_seconds: float = 10.0
     backoff_seconds: float = 0.5
     max_backoff_seconds: float = 4.0
 
