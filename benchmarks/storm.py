@@ -178,6 +178,7 @@ def _storm(
     runner_count: int = 1,
 ) -> dict[str, Any]:
     from deployments.alarm_events import cpu_alarm_event
+    from deployments.spec import FULL_DEPLOYMENT_NAME
     from infra.relay.relay import Relay
     from sandbox import AfterReboot, Fault, Sandbox
     from sandbox.fleetfile import write_fleet_file
@@ -219,7 +220,7 @@ def _storm(
                 )
                 runners[-1].wait_until_serving()
             sampler.start()
-            relay = Relay.for_api_url(server.api_url)
+            relay = Relay.for_api_url(server.api_url, deployment=FULL_DEPLOYMENT_NAME)
             storm_start = datetime.now(UTC)
             last_alarm, relay_failures = _post(relay, events)
             finished = wait_for_verdicts(

@@ -1,12 +1,14 @@
 """How long an alarm takes to reach its first check, measured on a live server.
 
 ``measure_alarm_latency`` hands EventBridge events to the relay one at a time
-and, for each, reads from the Prefect API when the flow run the trigger created
-was created and when its first check task (URL, Route 53 or SSH) started. The
-clock starts just before the relay is called, so a sample covers the relay's
-post, the server's trigger and action, the runner's poll and claim, the flow's
-start and its describe-instance call. The times come from the server's records,
-not from this module's polling, so polling often does not make them shorter.
+and, for each, reads from the Prefect API when the alarm's flow run was created
+and when its first check task (URL, Route 53 or SSH) started. The relay creates
+the run of ``deployment`` itself; with ``deployment=None`` it posts an event and
+the deployment's trigger creates the run. The clock starts just before the relay
+is called, so a sample covers the relay's call, (the server's trigger and action,)
+the runner's poll and claim, the flow's start and its describe-instance call.
+The times come from the server's records, not from this module's polling, so
+polling often does not make them shorter.
 
 The deployment must be applied and served (``python -m deployments.serve``)
 against ``api_url``, and every event must name an instance its runner can check:
@@ -34,6 +36,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import FlowRun
 from prefect.client.schemas.sorting import FlowRunSort
 
+from deployments.spec import FULL_DEPLOYMENT_NAME
 from firstline.errors import FirstlineError
 from infra.relay.relay import Relay
 
@@ -86,6 +89,7 @@ def measure_alarm_latency(
     *,
     timeout_seconds: float = 60.0,
     poll_interval_seconds: float = 0.1,
+    deployment: str | None = FULL_DEPLOYMENT_NAME,
 ) -> LatencyReport:
     """Post each event, wait for its first check, and time it.
 
@@ -93,7 +97,7 @@ def measure_alarm_latency(
         LatencyTimeoutError: a run or its first check did not start in time.
         RelayError: the relay could not post an event (from ``Relay.handle``).
     """
-    relay = Relay.for_api_url(api_url)
+    relay = Relay.for_api_url(api_url, deployment=deployment)
     samples: list[AlarmLatency] = []
     with SyncPrefectClient(api_url) as client:
         for event in events:

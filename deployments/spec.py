@@ -24,6 +24,8 @@ from firstline.errors import ConfigError
 
 PREFECT_FILE = Path(__file__).with_name("prefect.yaml")
 DEPLOYMENT_NAME = "on-alarm"
+# What the relay's FIRSTLINE_PREFECT_DEPLOYMENT names: "<flow>/<deployment>".
+FULL_DEPLOYMENT_NAME = f"remediate-instance/{DEPLOYMENT_NAME}"
 
 _TRIGGERS: TypeAdapter[DeploymentTriggerTypes] = TypeAdapter(DeploymentTriggerTypes)
 

@@ -144,7 +144,11 @@ def _tag_run(instance_id: str, region: str) -> None:
     run_id = flow_run.get_id()
     if run_id is None:
         return
-    tags = sorted({*flow_run.get_tags(), instance_id, region})
+    present = set(flow_run.get_tags())
+    if {instance_id, region} <= present:
+        # The relay tags the runs it creates; one API call less per alarm.
+        return
+    tags = sorted({*present, instance_id, region})
     with get_client(sync_client=True) as client:
         client.update_flow_run(UUID(run_id), tags=tags)
 

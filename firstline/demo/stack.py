@@ -175,6 +175,9 @@ def client_environment(api_url: str, home: Path) -> None:
     os.environ.update(
         {
             "PREFECT_API_URL": api_url,
+            # The relay creates each alarm's run of the deployment directly
+            # (deployments.spec.FULL_DEPLOYMENT_NAME, not imported: prefect).
+            "FIRSTLINE_PREFECT_DEPLOYMENT": "remediate-instance/on-alarm",
             "PREFECT_HOME": str(home),
             "DO_NOT_TRACK": "1",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
