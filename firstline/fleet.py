@@ -17,6 +17,7 @@ own entry, merged key by key; flow parameters may override the result.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from pydantic import ValidationError
 from firstline.errors import ConfigError, UnknownInstanceError
 from firstline.regions import AWS_REGIONS
 from firstline.settings import INSTANCE_ID_PATTERN, InstanceSettings
-from firstline.yamlfile import Location, load_yaml
+from firstline.yamlfile import Location, parse_yaml, read_text
 
 Where = Callable[[Location], str]
 _TOP_KEYS = {"defaults", "regions"}
@@ -123,10 +124,21 @@ def check_target(region: str, instance_id: str) -> None:
 
 
 def load_fleet(path: str | Path) -> Fleet:
-    """Read and validate a fleet file; errors name the file, line and field."""
+    """Read and validate a fleet file; errors name the file, line and field.
+
+    The file is read on every call; a text already parsed from the same path is
+    not parsed again (an alarm storm reads the same file once per run, and YAML
+    parsing was a fifth of a runner's work per run). An edited file is a new text,
+    parsed afresh; a text that failed to parse fails again.
+    """
     path = Path(path)
-    document, lines = load_yaml(path)
-    return parse_fleet(document, source=str(path), lines=lines)
+    return _parse_fleet_text(str(path), read_text(path))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_fleet_text(source: str, text: str) -> Fleet:
+    document, lines = parse_yaml(text, source=source)
+    return parse_fleet(document, source=source, lines=lines)
 
 
 def parse_fleet(

@@ -51,20 +51,24 @@ def _index_lines(node: yaml.Node, path: Location, lines: dict[Location, int]) ->
             _index_lines(item, (*path, index), lines)
 
 
-def load_yaml(path: Path) -> tuple[Any, dict[Location, int]]:
-    """Return the document in ``path`` and the line of every key and item."""
+def read_text(path: Path) -> str:
+    """The file's text, or a ConfigError that names it."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the fleet file ({exc})") from exc
 
+
+def parse_yaml(text: str, *, source: str) -> tuple[Any, dict[Location, int]]:
+    """Return the document in ``text`` and the line of every key and item; errors
+    start with ``source``."""
     try:
         document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - strict safe loader
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+        raise ConfigError(f"{source}: {exc}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
 
     lines: dict[Location, int] = {}
     if root is not None:

@@ -120,6 +120,64 @@ class TestLoadFleet:
         with pytest.raises(ConfigError, match="cannot read the fleet file"):
             load_fleet(tmp_path / "absent.yaml")
 
+    def test_a_file_that_is_not_utf8_is_a_clear_error(self, tmp_path: Path) -> None:
+        path = tmp_path / "fleet.yaml"
+        path.write_bytes(GOOD.encode("utf-8") + b"# caf\xe9\n")
+
+        with pytest.raises(ConfigError, match="cannot read the fleet file"):
+            load_fleet(path)
+
+
+class TestLoadFleetAgain:
+    """The same text is parsed once; what the file says now always wins."""
+
+    def test_an_edit_is_seen_by_the_next_load(self, tmp_path: Path) -> None:
+        path = write(tmp_path, GOOD)
+        before = load_fleet(path)
+
+        write(tmp_path, GOOD.replace("window_seconds: 60}", "window_seconds: 90}"))
+        after = load_fleet(path)
+
+        assert (
+            before.find("us-east-1", "i-00000000000000001").recovery.window_seconds
+            == 60
+        )
+        assert (
+            after.find("us-east-1", "i-00000000000000001").recovery.window_seconds == 90
+        )
+
+    def test_an_edit_that_breaks_the_file_fails_rather_than_serve_the_old(
+        self, tmp_path: Path
+    ) -> None:
+        path = write(tmp_path, GOOD)
+        load_fleet(path)
+
+        write(tmp_path, GOOD.replace("name: web-1", "name: web-1\n        name: web-2"))
+
+        with pytest.raises(ConfigError, match="duplicate key 'name'"):
+            load_fleet(path)
+
+    def test_a_removed_file_fails_rather_than_serve_the_old(
+        self, tmp_path: Path
+    ) -> None:
+        path = write(tmp_path, GOOD)
+        load_fleet(path)
+
+        path.unlink()
+
+        with pytest.raises(ConfigError, match="cannot read the fleet file"):
+            load_fleet(path)
+
+    def test_the_same_text_at_another_path_names_that_path(
+        self, tmp_path: Path
+    ) -> None:
+        first = write(tmp_path, GOOD)
+        second = tmp_path / "copy.yaml"
+        second.write_text(GOOD)
+
+        assert load_fleet(first).source == str(first)
+        assert load_fleet(second).source == str(second)
+
 
 class TestSettingsFor:
     def test_overrides_apply_on_top_of_the_file(self, tmp_path: Path) -> None:
