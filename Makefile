@@ -49,7 +49,7 @@ scale-demo: venv system-deps
 synth: venv
 	bash infra/synth.sh
 
-BENCH_ARGS ?= --storm-alarms 100
+BENCH_ARGS ?=
 
 bench: venv system-deps
 	$(PY) -m benchmarks $(BENCH_ARGS)
