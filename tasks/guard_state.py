@@ -32,6 +32,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterTags,
 )
 from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.context import SettingsContext
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.variables import Variable
 
@@ -40,6 +41,8 @@ from firstline.logs import get_logger
 
 HISTORY_KEEP_SECONDS = 7 * 86_400
 LOCKED = 423
+# A lease is renewed this many times over its length: it outlives two misses.
+RENEWALS_PER_LEASE = 3
 PAGE_SIZE = 200
 MAX_RUNS_READ = 5000
 
@@ -106,7 +109,9 @@ def instance_lock(
 
     stop = threading.Event()
     renewer = threading.Thread(
-        target=_renew, args=(lease_id, lease_seconds, stop), daemon=True
+        target=_renew,
+        args=(lease_id, lease_seconds, stop, SettingsContext.get()),
+        daemon=True,
     )
     renewer.start()
     try:
@@ -118,17 +123,36 @@ def instance_lock(
             client.release_concurrency_slots_with_lease(lease_id)
 
 
-def _renew(lease_id: UUID, lease_seconds: float, stop: threading.Event) -> None:
-    # A renewal that fails is tried again at the next interval; the lease
-    # outlives two missed renewals.
-    while not stop.wait(lease_seconds / 3):
-        try:
-            with get_client(sync_client=True) as client:
-                client.renew_concurrency_lease(lease_id, lease_duration=lease_seconds)
-        except httpx.HTTPError as exc:
-            get_logger().warning(
-                "could not renew the instance lock %s: %s", lease_id, exc
-            )
+def _renew(
+    lease_id: UUID,
+    lease_seconds: float,
+    stop: threading.Event,
+    caller: SettingsContext | None,
+) -> None:
+    """Renew the lease until ``stop``; a renewal that fails is tried again at the
+    next interval.
+
+    A thread starts without its creator's Prefect context, so it would take the
+    API from the environment: under ``temporary_settings`` (or any settings the
+    caller entered) that is another server, which does not know the lease. The
+    renewals use the caller's settings, on a client of their own.
+    """
+    settings = (
+        SettingsContext(profile=caller.profile, settings=caller.settings)
+        if caller is not None
+        else contextlib.nullcontext()
+    )
+    with settings:
+        while not stop.wait(lease_seconds / RENEWALS_PER_LEASE):
+            try:
+                with get_client(sync_client=True) as client:
+                    client.renew_concurrency_lease(
+                        lease_id, lease_duration=lease_seconds
+                    )
+            except httpx.HTTPError as exc:
+                get_logger().warning(
+                    "could not renew the instance lock %s: %s", lease_id, exc
+                )
 
 
 @dataclass(frozen=True)

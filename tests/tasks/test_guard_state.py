@@ -1,11 +1,16 @@
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from prefect import get_client
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.settings import PREFECT_API_URL
 
+from tasks import guard_state
 from tasks.guard_state import (
     instance_lock,
     instance_lock_name,
@@ -43,6 +48,33 @@ class TestInstanceLock:
         with instance_lock("eu-west-1", instance_id, lease_seconds=60) as first:
             with instance_lock("eu-west-1", instance_id, lease_seconds=60) as second:
                 assert (first, second) == (True, False)
+
+    def test_the_lease_is_renewed_on_the_server_that_granted_it(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # The harness points this thread's settings at its server; the
+        # environment names a port where nothing listens, as a worker's
+        # environment may name another server than the one a run was given.
+        monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+        monkeypatch.setattr(guard_state, "RENEWALS_PER_LEASE", 200)  # every 0.3 s
+        renewals: list[tuple[str, int]] = []
+        renew = SyncPrefectClient.renew_concurrency_lease
+
+        def recorded(client: SyncPrefectClient, *args: Any, **kwargs: Any) -> Any:
+            response = renew(client, *args, **kwargs)
+            renewals.append((str(client.api_url), response.status_code))
+            return response
+
+        monkeypatch.setattr(SyncPrefectClient, "renew_concurrency_lease", recorded)
+        instance_id = new_instance_id()
+
+        with instance_lock("eu-west-1", instance_id, lease_seconds=60) as held:
+            time.sleep(1.5)
+
+        assert held
+        granted_by = str(PREFECT_API_URL.value()).rstrip("/") + "/"
+        assert len(renewals) >= 2
+        assert set(renewals) == {(granted_by, 204)}
 
 
 @pytest.mark.usefixtures("prefect_harness")
