@@ -20,6 +20,7 @@ alarm over its own, at least 2.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 import uuid
@@ -104,6 +105,8 @@ def measure_storm(alarms: int, regions: int, workdir: Path) -> MeasureResult:
                 scale["seconds_from_first_alarm_to_last_verdict"],
             ),
             "scale_speedup_target": SCALE_SPEEDUP_TARGET,
+            "cores": os.cpu_count(),
+            "scale_speedup_ceiling_on_this_machine": _speedup_ceiling(off),
             **runs,
         },
         summary=(
@@ -120,6 +123,11 @@ def measure_storm(alarms: int, regions: int, workdir: Path) -> MeasureResult:
             "fleet and alarm sequence, each runner `--mode fast` with its default "
             "concurrency, and the scale mode's memory is the peak of the two "
             "runners' sum",
+            "scale_speedup_ceiling_on_this_machine: the SQLite run's time after the "
+            "last alarm over the shortest any set-up could take here, spending the "
+            "SQLite run's machine CPU per run with every core busy from the first "
+            "alarm; below 2 it means the scale target needs more cores, not "
+            "another database",
         )
         + (
             ()
@@ -153,13 +161,30 @@ def _speedup(sqlite: dict[str, Any], scale: dict[str, Any]) -> float | None:
     )
 
 
+def _speedup_ceiling(sqlite: dict[str, Any]) -> float | None:
+    """The most any set-up could gain over the SQLite run on this machine, if it
+    spent no more CPU per run and kept every core busy from the first alarm."""
+    per_run = sqlite["machine_cpu_seconds_per_run"]
+    if per_run is None:
+        return None
+    storm_seconds = (
+        sqlite["seconds_from_first_alarm_to_last_verdict"]
+        - sqlite["seconds_after_last_alarm_to_last_verdict"]
+    )
+    fastest_from_first = sqlite["flow_runs"] * per_run / (os.cpu_count() or 1)
+    fastest_after_last = max(fastest_from_first - storm_seconds, 1.0)
+    measured = sqlite["seconds_after_last_alarm_to_last_verdict"]
+    return _ratio(measured, fastest_after_last)
+
+
 def _headline(run: dict[str, Any]) -> str:
     return (
         f"last verdict {run['seconds_after_last_alarm_to_last_verdict']:.0f} s after "
         f"the last alarm, {run['alarms_lost']} lost, {run['double_reboots']} double "
         f"reboots, {run['unfinished_runs']} unfinished, "
         f"{run['runs_without_verdict']} without a verdict, peak "
-        f"{run['runner_peak_rss_bytes'] / 2**20:.0f} MB"
+        f"{run['runner_peak_rss_bytes'] / 2**20:.0f} MB, machine CPU "
+        f"{run['machine_cpu_busy_share']:.0%} busy"
     )
 
 
@@ -231,9 +256,14 @@ def _storm(
             sampler.start()
             relay = Relay.for_api_url(server.api_url, deployment=FULL_DEPLOYMENT_NAME)
             storm_start = datetime.now(UTC)
+            cpu_before = machine_cpu_seconds()
             last_alarm, relay_failures = _post(relay, events, spread_seconds)
             finished = wait_for_verdicts(
                 server.api_url, storm_start, {e["id"] for e in events}, last_alarm
+            )
+            busy, elapsed = (
+                after - before
+                for before, after in zip(cpu_before, machine_cpu_seconds(), strict=True)
             )
         finally:
             sampler.stop()
@@ -267,9 +297,25 @@ def _storm(
         "double_reboots": sum(1 for count in reboots.values() if count > 1),
         "runner_peak_rss_bytes": sampler.peak_bytes,
         "runner_peak_rss_bytes_each": sampler.peak_bytes_each,
+        # The whole machine, from the first alarm to the last verdict (or the
+        # end of the wait): server, database, runners and this process.
+        "machine_cpu_busy_share": round(busy / elapsed, 3) if elapsed else None,
+        "machine_cpu_seconds_per_run": (
+            round(busy / len(finished["runs"]), 3) if finished["runs"] else None
+        ),
     }
     logger.info("storm (breaker %s): %s", "on" if breaker else "off", result)
     return result
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """CPU seconds the machine has spent busy, and CPU seconds it has had (both
+    over every core), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    jiffies = [int(field) for field in fields[:8]]
+    idle = jiffies[3] + jiffies[4]  # idle, iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(jiffies) - idle) / tick, sum(jiffies) / tick
 
 
 def _defaults(breaker: bool) -> dict[str, Any]:
