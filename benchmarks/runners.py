@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from firstline.demo.services import RUNNER_PROCESS_SETTINGS
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 START_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 90.0
@@ -77,6 +79,7 @@ def start_runner(
         if not name.startswith("PREFECT_")
     }
     environment.update(sandbox.aws_env())
+    environment.update(RUNNER_PROCESS_SETTINGS)
     environment.update(
         {
             "DO_NOT_TRACK": "1",

@@ -27,6 +27,12 @@ SERVING_LINE = "serving remediate-instance/on-alarm"
 # Prefect's command line, with SQLite writers that queue (firstline.prefect_server).
 PREFECT_COMMAND = (sys.executable, "-m", "firstline.prefect_server")
 
+# How a runner process runs. glibc gives each busy thread a malloc arena of its
+# own, and a fast runner starts threads for every run: in a 1,000-alarm storm its
+# resident memory reached 369 MB with the default arenas and levelled off at
+# about 300 MB with two. Set it in a production runner's environment too.
+RUNNER_PROCESS_SETTINGS = {"MALLOC_ARENA_MAX": "2"}
+
 # How the embedded server runs. Services the demo never uses are off: fewer
 # services, less load on the machine. So is the event persister, which stores
 # every event: each incident makes about 22 (three per task run), with about seven
@@ -190,6 +196,7 @@ class Runner(ManagedProcess):
     ) -> None:
         environment = prefect_environment(self.home)
         environment.update(aws_environment)
+        environment.update(RUNNER_PROCESS_SETTINGS)
         environment["PREFECT_API_URL"] = api_url
         command = [
             sys.executable,
