@@ -17,10 +17,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+from sandbox.serving import serve_in_thread, stop_serving
+
 HttpMode = Literal["ok", "error", "hung", "down"]
 HTTP_MODES: tuple[HttpMode, ...] = ("ok", "error", "hung", "down")
-
-_SERVE_POLL_SECONDS = 0.05
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -185,13 +185,7 @@ class InstanceHttpServer:
     def _open_listener(self) -> None:
         listener = _Listener(self, self._port)
         self._port = listener.server_address[1]
-        thread = threading.Thread(
-            target=listener.serve_forever,
-            kwargs={"poll_interval": _SERVE_POLL_SECONDS},
-            name=f"sandbox-http-{self.name}",
-            daemon=True,
-        )
-        thread.start()
+        thread = serve_in_thread(listener, f"sandbox-http-{self.name}")
         self._listener, self._serve_thread = listener, thread
 
     def _close_listener(self) -> None:
@@ -199,8 +193,7 @@ class InstanceHttpServer:
         self._listener, self._serve_thread = None, None
         if listener is None or thread is None:
             return
-        listener.shutdown()
-        thread.join()
+        stop_serving(listener, thread)
         # Like a machine going away: open connections are cut, not drained.
         with self._state_lock:
             connections = list(self._connections)

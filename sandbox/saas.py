@@ -41,8 +41,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlsplit
 
+from sandbox.serving import serve_in_thread, stop_serving
+
 MASK = "[redacted]"
-_SERVE_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -223,13 +224,7 @@ class FakeVendor:
     def _open_listener(self) -> None:
         listener = _Listener(self, self._port)
         self._port = listener.server_address[1]
-        thread = threading.Thread(
-            target=listener.serve_forever,
-            kwargs={"poll_interval": _SERVE_POLL_SECONDS},
-            name=f"fake-{self.name}",
-            daemon=True,
-        )
-        thread.start()
+        thread = serve_in_thread(listener, f"fake-{self.name}")
         self._listener, self._thread = listener, thread
 
     def _close_listener(self) -> None:
@@ -237,8 +232,7 @@ class FakeVendor:
         self._listener, self._thread = None, None
         if listener is None or thread is None:
             return
-        listener.shutdown()
-        thread.join()
+        stop_serving(listener, thread)
         listener.server_close()
 
 
