@@ -18,7 +18,14 @@ from urllib.parse import urlsplit
 
 import requests
 
-from tasks._delivery import TransportError, VendorReply
+from tasks._delivery import (
+    Judge,
+    RetryPolicy,
+    TransportError,
+    VendorCall,
+    VendorReply,
+    send_with_retries,
+)
 
 
 def post_json(
@@ -50,6 +57,31 @@ def post_json(
     return VendorReply.build(
         response.status_code, response.headers.items(), response.text
     )
+
+
+def post_json_with_retries(
+    call: VendorCall,
+    url: str,
+    body: Mapping[str, Any],
+    *,
+    headers: Mapping[str, str],
+    judge: Judge,
+    retry: RetryPolicy,
+    session: requests.Session | None = None,
+) -> VendorReply:
+    """``post_json`` under ``send_with_retries``: the same body until ``judge``
+    accepts a reply, a refusal is final, or ``retry`` runs out."""
+
+    def send() -> VendorReply:
+        return post_json(
+            url,
+            body,
+            headers=headers,
+            timeout_seconds=retry.timeout_seconds,
+            session=session,
+        )
+
+    return send_with_retries(call, send, judge, retry)
 
 
 def transport_error_from(

@@ -37,10 +37,9 @@ from tasks._delivery import (
     VendorCall,
     VendorReply,
     judge_http_status,
-    send_with_retries,
     vendor_message,
 )
-from tasks._http import post_json
+from tasks._http import post_json_with_retries
 from tasks._incident_text import truncate
 from tasks.alerts import Alert
 
@@ -145,18 +144,15 @@ class OpsGenieClient:
             ),
             secrets=(secret,),
         )
-        headers = {"Authorization": f"GenieKey {secret}"}
-
-        def send() -> VendorReply:
-            return post_json(
-                url,
-                body,
-                headers=headers,
-                timeout_seconds=self._retry.timeout_seconds,
-                session=self._session,
-            )
-
-        return send_with_retries(call, send, _judge, self._retry)
+        return post_json_with_retries(
+            call,
+            url,
+            body,
+            headers={"Authorization": f"GenieKey {secret}"},
+            judge=_judge,
+            retry=self._retry,
+            session=self._session,
+        )
 
 
 def alert_body(alert: Alert) -> dict[str, Any]:

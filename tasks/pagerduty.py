@@ -25,10 +25,9 @@ from tasks._delivery import (
     VendorCall,
     VendorReply,
     judge_http_status,
-    send_with_retries,
     vendor_message,
 )
-from tasks._http import post_json
+from tasks._http import post_json_with_retries
 from tasks._incident_text import truncate
 from tasks.alerts import Alert
 
@@ -102,18 +101,15 @@ class PagerDutyClient:
             ),
             secrets=(secret,),
         )
-        body = {"routing_key": secret, **event}
-
-        def send() -> VendorReply:
-            return post_json(
-                self._url,
-                body,
-                headers={},
-                timeout_seconds=self._retry.timeout_seconds,
-                session=self._session,
-            )
-
-        return send_with_retries(call, send, _judge, self._retry)
+        return post_json_with_retries(
+            call,
+            self._url,
+            {"routing_key": secret, **event},
+            headers={},
+            judge=_judge,
+            retry=self._retry,
+            session=self._session,
+        )
 
 
 def trigger_event(alert: Alert) -> dict[str, Any]:
