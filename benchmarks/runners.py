@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from firstline.demo.services import RUNNER_PROCESS_SETTINGS
+from firstline.demo.services import RUNNER_PROCESS_SETTINGS, prefect_environment
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 START_TIMEOUT_SECONDS = 120.0
@@ -73,23 +73,10 @@ def start_runner(
     arguments: tuple[str, ...] = (),
 ) -> RunnerProcess:
     home.mkdir(parents=True, exist_ok=True)
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("PREFECT_")
-    }
+    environment = prefect_environment(home)
     environment.update(sandbox.aws_env())
     environment.update(RUNNER_PROCESS_SETTINGS)
-    environment.update(
-        {
-            "DO_NOT_TRACK": "1",
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_HOME": str(home),
-            "PREFECT_API_URL": api_url,
-            "PREFECT_LOGGING_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
+    environment.update({"PREFECT_API_URL": api_url, "PREFECT_LOGGING_LEVEL": "WARNING"})
     log = home / "runner.log"
     command = [
         sys.executable,

@@ -20,7 +20,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from firstline.demo.services import EMBEDDED_SERVER_SETTINGS, PREFECT_COMMAND
+from firstline.demo.services import (
+    EMBEDDED_SERVER_SETTINGS,
+    PREFECT_COMMAND,
+    prefect_environment,
+)
 
 STARTUP_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 20.0
@@ -54,24 +58,6 @@ def wait_for(condition: Callable[[], T | None], timeout_seconds: float, what: st
         time.sleep(POLL_INTERVAL_SECONDS)
 
 
-def base_environment(home: Path) -> dict[str, str]:
-    """This process's environment without its Prefect settings, plus a private
-    ``PREFECT_HOME`` and no telemetry."""
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("PREFECT_")
-    }
-    environment.update(
-        {
-            "DO_NOT_TRACK": "1",
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_HOME": str(home),
-        }
-    )
-    return environment
-
-
 class PrefectServer:
     """One ``prefect server start`` process, which can be stopped and restarted."""
 
@@ -86,7 +72,7 @@ class PrefectServer:
         self._process: subprocess.Popen[bytes] | None = None
 
     def environment(self) -> dict[str, str]:
-        environment = base_environment(self.home)
+        environment = prefect_environment(self.home)
         environment.update(
             {
                 "PREFECT_API_DATABASE_CONNECTION_URL": (

@@ -28,9 +28,10 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import FlowRun, State, StateType, TaskRun
 from prefect.events.schemas.automations import Automation
 
+from firstline.demo.services import prefect_environment
 from sandbox import Sandbox, SandboxInstance
 from sandbox.fleetfile import write_fleet_file
-from tests.prefect_server import PrefectServer, base_environment, wait_for
+from tests.prefect_server import PrefectServer, wait_for
 
 # The relay's Lambda handler as the ``relay`` fixture gives it.
 RelayHandler = Callable[[dict[str, Any]], dict[str, str | bool | None]]
@@ -127,7 +128,7 @@ class Runners:
         self._started = 0
 
     def environment(self, home: Path) -> dict[str, str]:
-        environment = base_environment(home)
+        environment = prefect_environment(home)
         environment.update(self.fleet.sandbox.aws_env())
         environment.update(
             {

@@ -12,6 +12,7 @@ import pytest
 
 from deployments import serve
 from deployments.alarm_events import cpu_alarm_event
+from firstline.demo.services import prefect_environment
 from infra.relay.errors import PrefectUnavailable
 from sandbox import Fault, SandboxInstance
 from tests.deployments.serving import (
@@ -25,7 +26,7 @@ from tests.deployments.serving import (
     flow_run_id_from_cli,
     running_count,
 )
-from tests.prefect_server import PrefectServer, base_environment
+from tests.prefect_server import PrefectServer
 
 RUN_TIMEOUT_SECONDS = 90.0
 ONE_FAST_RUNNER = (("fast", ()),)
@@ -145,7 +146,7 @@ class TestFastRunner:
     ) -> None:
         runners.use(*ONE_FAST_RUNNER)
         web = fleet.add("manual-1", faults={Fault.HTTP_500}, boot_seconds=30)
-        environment = base_environment(tmp_path)
+        environment = prefect_environment(tmp_path)
         environment["PREFECT_API_URL"] = prefect_server.api_url
 
         cli = subprocess.run(
@@ -288,7 +289,7 @@ class TestServeCommandLine:
         assert "concurrency is 0; use 1 to 64" in capsys.readouterr().err
 
     def test_an_unreachable_api_exits_1_with_the_reason(self, tmp_path: Path) -> None:
-        environment = base_environment(tmp_path)
+        environment = prefect_environment(tmp_path)
         environment["PREFECT_API_URL"] = "http://127.0.0.1:9/api"
         # Prefect's own retries would take a minute before the answer.
         environment["PREFECT_CLIENT_MAX_RETRIES"] = "0"

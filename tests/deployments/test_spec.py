@@ -24,6 +24,7 @@ from rich.console import Console
 
 from deployments.alarm_events import cpu_alarm_event
 from deployments.spec import PREFECT_FILE, load_spec
+from firstline.demo.services import prefect_environment
 from firstline.errors import ConfigError
 from firstline.models import AlarmContext
 from flows.remediate import remediate_instance
@@ -36,7 +37,7 @@ from tests.deployments.serving import (
     RelayHandler,
     Runners,
 )
-from tests.prefect_server import PrefectServer, base_environment
+from tests.prefect_server import PrefectServer
 
 PAYLOAD_FIELD = re.compile(r"\{\{\s*event\.payload\.([a-z_]+)\s*\}\}")
 
@@ -181,7 +182,7 @@ class TestApplyDeployment:
     ) -> None:
         runners.use(("fast", ()))
         applied = api.automations("firstline-alarm-fired")
-        environment = base_environment(tmp_path)
+        environment = prefect_environment(tmp_path)
         environment["PREFECT_API_URL"] = prefect_server.api_url
         prefect = str(Path(sys.executable).with_name("prefect"))
 
