@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
         help="merge these measures into the latest.json already in --out",
     )
     parser.add_argument(
-        "--repetitions", type=int, default=10, help="passes per case (measures 2, 4)"
+        "--repetitions", type=int, default=8, help="passes per case (measures 2, 4)"
     )
     parser.add_argument(
         "--alarms", type=int, default=50, help="alarms for measure 1 (default 50)"

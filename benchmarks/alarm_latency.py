@@ -25,7 +25,7 @@ from benchmarks.runners import start_runner
 INSTANCES = 10
 TARGET_P50_SECONDS = 1.0
 TARGET_P95_SECONDS = 2.0
-IDLE_SECONDS = 20.0
+IDLE_SECONDS = 10.0
 POLL_INTERVAL_SECONDS = 0.25
 
 logger = logging.getLogger("benchmarks.alarm_latency")
