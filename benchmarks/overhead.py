@@ -113,6 +113,10 @@ def _task_count(flow_run_id: UUID) -> int:
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
+    from firstline.demo.services import TASK_RUN_FLUSH_SECONDS
+
+    # The server records task runs in batches: let the last batch land.
+    time.sleep(2 * TASK_RUN_FLUSH_SECONDS + 0.5)
     with get_client(sync_client=True) as client:
         runs = client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))

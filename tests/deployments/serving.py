@@ -22,10 +22,8 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import (
     DeploymentFilter,
     DeploymentFilterId,
-    FlowRunFilter,
-    FlowRunFilterId,
 )
-from prefect.client.schemas.objects import FlowRun, State, StateType, TaskRun
+from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.events.schemas.automations import Automation
 
 from firstline.demo.services import prefect_environment
@@ -244,12 +242,6 @@ class ApiReader:
     def states(self, flow_run_id: UUID) -> list[State]:
         with self.client() as client:
             return client.read_flow_run_states(flow_run_id)
-
-    def task_runs(self, flow_run_id: UUID) -> list[TaskRun]:
-        with self.client() as client:
-            return client.read_task_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-            )
 
     def wait_until_final(self, flow_run_id: UUID, timeout_seconds: float) -> FlowRun:
         def final() -> FlowRun | None:
