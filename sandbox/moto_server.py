@@ -21,6 +21,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import ThreadedWSGIServer
 
+from sandbox.serving import never_wait_in_accept
+
 _SERVE_POLL_SECONDS = 0.05
 _START_TIMEOUT_SECONDS = 30.0
 
@@ -101,6 +103,7 @@ class SandboxMotoServer(ThreadedMotoServer):
             self._startup_error = error
             self._server_ready_event.set()
             return
+        never_wait_in_accept(server)
         self._server = self._tracking_server = server
         self._server_ready_event.set()
         server.serve_forever(poll_interval=_SERVE_POLL_SECONDS)
