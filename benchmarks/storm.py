@@ -184,7 +184,8 @@ def _headline(run: dict[str, Any]) -> str:
         f"reboots, {run['unfinished_runs']} unfinished, "
         f"{run['runs_without_verdict']} without a verdict, peak "
         f"{run['runner_peak_rss_bytes'] / 2**20:.0f} MB, machine CPU "
-        f"{run['machine_cpu_busy_share']:.0%} busy"
+        f"{run['machine_cpu_busy_share']:.0%} busy, Prefect server "
+        f"{run['server_cpu_share_of_one_core']:.0%} of a core"
     )
 
 
@@ -257,6 +258,8 @@ def _storm(
             relay = Relay.for_api_url(server.api_url, deployment=FULL_DEPLOYMENT_NAME)
             storm_start = datetime.now(UTC)
             cpu_before = machine_cpu_seconds()
+            server_cpu_before = process_group_cpu_seconds(server.pid)
+            wall_before = time.monotonic()
             last_alarm, relay_failures = _post(relay, events, spread_seconds)
             finished = wait_for_verdicts(
                 server.api_url, storm_start, {e["id"] for e in events}, last_alarm
@@ -265,6 +268,8 @@ def _storm(
                 after - before
                 for before, after in zip(cpu_before, machine_cpu_seconds(), strict=True)
             )
+            server_cpu = process_group_cpu_seconds(server.pid) - server_cpu_before
+            wall = time.monotonic() - wall_before
         finally:
             sampler.stop()
             for runner in runners:
@@ -303,9 +308,27 @@ def _storm(
         "machine_cpu_seconds_per_run": (
             round(busy / len(finished["runs"]), 3) if finished["runs"] else None
         ),
+        # The Prefect server's process group over the same span, in cores.
+        "server_cpu_share_of_one_core": round(server_cpu / wall, 3) if wall else None,
     }
     logger.info("storm (breaker %s): %s", "on" if breaker else "off", result)
     return result
+
+
+def process_group_cpu_seconds(group: int) -> float:
+    """CPU seconds spent so far by the live processes of process group
+    ``group`` and by the children they have waited for, from /proc."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended while we looked
+            continue
+        # The command name may hold spaces and parentheses: split after it.
+        fields = text[text.rindex(")") + 2 :].split()
+        if int(fields[2]) == group:
+            total += sum(int(field) for field in fields[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def machine_cpu_seconds() -> tuple[float, float]:

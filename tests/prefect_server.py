@@ -71,6 +71,12 @@ class PrefectServer:
         self._extra_environment = dict(extra_environment or {})
         self._process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id, which is also its process group's, while it
+        runs."""
+        return None if self._process is None else self._process.pid
+
     def environment(self) -> dict[str, str]:
         environment = prefect_environment(self.home)
         environment.update(

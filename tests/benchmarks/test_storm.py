@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -49,3 +51,39 @@ class TestMachineCpuSeconds:
         one_tick = 1 / os.sysconf("SC_CLK_TCK")
         assert 0 < busy_after - busy_before <= total_after - total_before + one_tick
         assert busy_after <= total_after
+
+
+SPIN_THEN_SLEEP = """
+import time
+end = time.process_time() + 0.5
+while time.process_time() < end:
+    pass
+print("spun", flush=True)
+time.sleep(60)
+"""
+
+
+class TestProcessGroupCpuSeconds:
+    def test_counts_a_busy_group_and_not_an_idle_one(self) -> None:
+        busy = subprocess.Popen(
+            [sys.executable, "-c", SPIN_THEN_SLEEP],
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
+        idle = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(60)"],
+            start_new_session=True,
+        )
+        try:
+            assert busy.stdout is not None
+            assert busy.stdout.readline() == b"spun\n"
+
+            assert storm.process_group_cpu_seconds(busy.pid) >= 0.5
+            assert storm.process_group_cpu_seconds(idle.pid) < 0.3
+        finally:
+            for process in (busy, idle):
+                process.kill()
+                process.communicate()
+
+    def test_a_group_with_no_process_has_spent_nothing(self) -> None:
+        assert storm.process_group_cpu_seconds(2**22 + 1) == 0.0
