@@ -84,6 +84,8 @@ def measure_storm(alarms: int, regions: int, workdir: Path) -> MeasureResult:
     )
     full_size = alarms >= 1000 and regions >= 10
     speedup_text = "n/a" if speedup is None else f"{speedup:.2f}×"
+    ceiling = _speedup_ceiling(off, scale["machine_cpu_seconds_per_run"])
+    ceiling_text = "n/a" if ceiling is None else f"{ceiling:.2f}×"
     return MeasureResult(
         key="storm",
         title="5. alarm storm",
@@ -107,12 +109,14 @@ def measure_storm(alarms: int, regions: int, workdir: Path) -> MeasureResult:
             "scale_speedup_target": SCALE_SPEEDUP_TARGET,
             "cores": os.cpu_count(),
             "scale_speedup_ceiling_on_this_machine": _speedup_ceiling(off),
+            "scale_speedup_ceiling_at_scale_cpu_per_run": ceiling,
             **runs,
         },
         summary=(
             f"{alarms} alarms, breaker off: SQLite + 1 runner "
             f"{_headline(off)}; PostgreSQL + 2 runners {_headline(scale)}; "
-            f"speed-up after the last alarm {speedup_text}; breaker on (SQLite): "
+            f"speed-up after the last alarm {speedup_text} (at most {ceiling_text} "
+            "on this machine at the scale run's CPU per run); breaker on (SQLite): "
             f"{runs['breaker_on']['reboots']} reboots, "
             f"{runs['breaker_on']['verdicts'].get('held', 0)} held"
         ),
@@ -128,6 +132,9 @@ def measure_storm(alarms: int, regions: int, workdir: Path) -> MeasureResult:
             "SQLite run's machine CPU per run with every core busy from the first "
             "alarm; below 2 it means the scale target needs more cores, not "
             "another database",
+            "scale_speedup_ceiling_at_scale_cpu_per_run: the same, spending the "
+            "scale run's machine CPU per run (PostgreSQL and two runners cost "
+            "more per run): the most the scale set-up could gain here",
         )
         + (
             ()
@@ -161,10 +168,14 @@ def _speedup(sqlite: dict[str, Any], scale: dict[str, Any]) -> float | None:
     )
 
 
-def _speedup_ceiling(sqlite: dict[str, Any]) -> float | None:
+def _speedup_ceiling(
+    sqlite: dict[str, Any], per_run: float | None = None
+) -> float | None:
     """The most any set-up could gain over the SQLite run on this machine, if it
-    spent no more CPU per run and kept every core busy from the first alarm."""
-    per_run = sqlite["machine_cpu_seconds_per_run"]
+    spent ``per_run`` CPU seconds per run (by default, what the SQLite run
+    spent) and kept every core busy from the first alarm."""
+    if per_run is None:
+        per_run = sqlite["machine_cpu_seconds_per_run"]
     if per_run is None:
         return None
     storm_seconds = (

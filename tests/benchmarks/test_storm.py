@@ -36,6 +36,14 @@ class TestSpeedupCeiling:
         # 56.25 s of work fits inside the storm: the floor is 1 s after it.
         assert storm._speedup_ceiling(sqlite_run()) == 180.0
 
+    def test_a_costlier_set_up_has_a_lower_one(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(os, "cpu_count", lambda: 2)
+
+        # 900 runs x 0.6 CPU s on 2 cores: 270 s, 210 s after the last alarm.
+        assert storm._speedup_ceiling(sqlite_run(), 0.6) == round(180 / 210, 2)
+
     def test_unknown_cpu_use_gives_no_ceiling(self) -> None:
         assert (
             storm._speedup_ceiling(sqlite_run(machine_cpu_seconds_per_run=None)) is None
