@@ -111,6 +111,12 @@ class ManagedProcess:
                 start_new_session=True,
             )
 
+    @property
+    def pid(self) -> int | None:
+        """The process id, which is also its session's and group's, while it
+        runs."""
+        return None if self._process is None else self._process.pid
+
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
@@ -145,27 +151,46 @@ class ManagedProcess:
 
 
 class PrefectServer(ManagedProcess):
-    """``prefect server start`` on 127.0.0.1 with the UI, on SQLite unless given
-    another database URL."""
+    """``prefect server start`` on 127.0.0.1, on SQLite unless given another
+    database URL. It can be stopped and started again on the same port and
+    database; ``extra_environment`` overrides any setting, and ``ui=False``
+    leaves the UI out."""
 
-    def __init__(self, home: Path, database_url: str | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        database_url: str | None = None,
+        *,
+        ui: bool = True,
+        extra_environment: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__("the Prefect server", home / "server.log")
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.api_url = f"{self.url}/api"
         self.database_url = database_url or f"sqlite+aiosqlite:///{home / 'prefect.db'}"
+        self.ui = ui
+        self._extra_environment = dict(extra_environment or {})
 
-    def start(self) -> None:
+    def environment(self) -> dict[str, str]:
         environment = prefect_environment(self.home)
         environment.update(
             {
                 "PREFECT_API_DATABASE_CONNECTION_URL": self.database_url,
-                "PREFECT_UI_ENABLED": "true",
+                "PREFECT_UI_ENABLED": "true" if self.ui else "false",
                 "PREFECT_UI_API_URL": self.api_url,
                 **EMBEDDED_SERVER_SETTINGS,
+                **self._extra_environment,
             }
         )
+        return environment
+
+    def start(self) -> None:
+        """Start the server and wait until it answers ``/api/health``; a server
+        that does not is stopped again."""
+        if self.pid is not None:
+            raise RuntimeError(f"{self.name} on port {self.port} is already running")
         self.launch(
             [
                 *PREFECT_COMMAND,
@@ -176,9 +201,13 @@ class PrefectServer(ManagedProcess):
                 "--port",
                 str(self.port),
             ],
-            environment,
+            self.environment(),
         )
-        self.wait_until(self._is_healthy, SERVER_START_TIMEOUT_SECONDS)
+        try:
+            self.wait_until(self._is_healthy, SERVER_START_TIMEOUT_SECONDS)
+        except BaseException:
+            self.stop()
+            raise
 
     def _is_healthy(self) -> bool:
         try:

@@ -129,3 +129,16 @@ class TestAServerUnderConcurrentWrites:
             ]
 
         assert statuses == [201] * (CONCURRENT_CLIENTS * RUNS_PER_CLIENT)
+
+
+class TestRestarts:
+    def test_a_running_server_refuses_a_second_start_and_keeps_running(
+        self, server: PrefectServer
+    ) -> None:
+        pid = server.pid
+
+        with pytest.raises(RuntimeError, match="already running"):
+            server.start()
+
+        assert server.pid == pid
+        assert httpx.get(f"{server.api_url}/health", timeout=10).status_code == 200
