@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import selectors
 import socket
+import threading
 import time
 from collections.abc import Callable
 
 LOOPBACK = "127.0.0.1"
 _POLL_SECONDS = 0.04
+# How often an accept loop looks at its stop flag when nobody connects.
+ACCEPT_POLL_SECONDS = 0.05
 
 
 def reserve_port() -> int:
@@ -75,3 +79,27 @@ def listen_on_loopback(port: int) -> socket.socket:
         raise
     listener.setblocking(False)
     return listener
+
+
+def accept_connections(
+    listener: socket.socket,
+    stopping: threading.Event,
+    handle: Callable[[socket.socket], object],
+) -> None:
+    """Hand every connection made to ``listener`` (from :func:`listen_on_loopback`)
+    to ``handle``, in blocking mode, until ``stopping`` is set.
+
+    A connection the kernel reported and then dropped before ``accept()``, or a
+    listener closed meanwhile, is skipped rather than waited for.
+    """
+    with selectors.DefaultSelector() as selector:
+        selector.register(listener, selectors.EVENT_READ)
+        while not stopping.is_set():
+            if not selector.select(timeout=ACCEPT_POLL_SECONDS):
+                continue
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            connection.setblocking(True)
+            handle(connection)

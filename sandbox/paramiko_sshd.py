@@ -8,7 +8,6 @@ from an optional ``authorized_keys`` text, and every command answered with
 from __future__ import annotations
 
 import logging
-import selectors
 import socket
 import threading
 from collections.abc import Callable
@@ -23,10 +22,9 @@ from paramiko.common import (
 )
 
 from sandbox.hostkey import HostKey, KeepsHostKey
-from sandbox.net import listen_on_loopback
+from sandbox.net import accept_connections, listen_on_loopback
 
 FORCED_COMMAND_OUTPUT = b"firstline-sandbox ok\n"
-_ACCEPT_POLL_SECONDS = 0.05
 _CHANNEL_WAIT_SECONDS = 0.2
 _JOIN_TIMEOUT_SECONDS = 5.0
 
@@ -149,17 +147,11 @@ class PythonSshServer(KeepsHostKey):
         return thread
 
     def _accept_loop(self, listener: socket.socket) -> None:
-        with selectors.DefaultSelector() as selector:
-            selector.register(listener, selectors.EVENT_READ)
-            while not self._stopping.is_set():
-                if not selector.select(timeout=_ACCEPT_POLL_SECONDS):
-                    continue
-                try:
-                    connection, _ = listener.accept()
-                except OSError:
-                    continue
-                connection.setblocking(True)
-                self._spawn(self._serve_connection, connection)
+        accept_connections(
+            listener,
+            self._stopping,
+            lambda connection: self._spawn(self._serve_connection, connection),
+        )
 
     def _serve_connection(self, connection: socket.socket) -> None:
         transport = paramiko.Transport(connection)

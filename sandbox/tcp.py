@@ -7,15 +7,13 @@ until stopped, without reading from it.
 
 from __future__ import annotations
 
-import selectors
 import socket
 import threading
 from typing import Self
 
-from sandbox.net import listen_on_loopback
+from sandbox.net import accept_connections, listen_on_loopback
 
 OPENSSH_BANNER = b"SSH-2.0-OpenSSH_9.2p1\r\n"
-_ACCEPT_POLL_SECONDS = 0.05
 
 
 class SilentTcpServer:
@@ -70,16 +68,7 @@ class SilentTcpServer:
     def _accept_loop(self) -> None:
         listener = self._listener
         assert listener is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(listener, selectors.EVENT_READ)
-            while not self._stopping.is_set():
-                if not selector.select(timeout=_ACCEPT_POLL_SECONDS):
-                    continue
-                try:
-                    connection, _ = listener.accept()
-                except (BlockingIOError, OSError):
-                    continue
-                self._hold(connection)
+        accept_connections(listener, self._stopping, self._hold)
 
     def _hold(self, connection: socket.socket) -> None:
         if self.greeting:
