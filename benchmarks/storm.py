@@ -108,7 +108,9 @@ def measure_storm(alarms: int, regions: int, workdir: Path) -> MeasureResult:
             ),
             "scale_speedup_target": SCALE_SPEEDUP_TARGET,
             "cores": os.cpu_count(),
-            "scale_speedup_ceiling_on_this_machine": _speedup_ceiling(off),
+            "scale_speedup_ceiling_on_this_machine": _speedup_ceiling(
+                off, off["machine_cpu_seconds_per_run"]
+            ),
             "scale_speedup_ceiling_at_scale_cpu_per_run": ceiling,
             **runs,
         },
@@ -168,14 +170,10 @@ def _speedup(sqlite: dict[str, Any], scale: dict[str, Any]) -> float | None:
     )
 
 
-def _speedup_ceiling(
-    sqlite: dict[str, Any], per_run: float | None = None
-) -> float | None:
+def _speedup_ceiling(sqlite: dict[str, Any], per_run: float | None) -> float | None:
     """The most any set-up could gain over the SQLite run on this machine, if it
-    spent ``per_run`` CPU seconds per run (by default, what the SQLite run
-    spent) and kept every core busy from the first alarm."""
-    if per_run is None:
-        per_run = sqlite["machine_cpu_seconds_per_run"]
+    spent ``per_run`` machine CPU seconds per run and kept every core busy from
+    the first alarm."""
     if per_run is None:
         return None
     storm_seconds = (
@@ -320,7 +318,7 @@ def _storm(
             round(busy / len(finished["runs"]), 3) if finished["runs"] else None
         ),
         # The Prefect server's process group over the same span, in cores.
-        "server_cpu_share_of_one_core": round(server_cpu / wall, 3) if wall else None,
+        "server_cpu_share_of_one_core": round(server_cpu / wall, 3),
     }
     logger.info("storm (breaker %s): %s", "on" if breaker else "off", result)
     return result

@@ -12,7 +12,6 @@ from benchmarks import storm
 def sqlite_run(**changes: object) -> dict[str, object]:
     run: dict[str, object] = {
         "flow_runs": 900,
-        "machine_cpu_seconds_per_run": 0.5,
         "seconds_from_first_alarm_to_last_verdict": 240.0,
         "seconds_after_last_alarm_to_last_verdict": 180.0,
     }
@@ -28,13 +27,13 @@ class TestSpeedupCeiling:
 
         # 900 runs x 0.5 CPU s on 2 cores: 225 s from the first alarm, 165 s
         # after the last of a 60 s storm.
-        assert storm._speedup_ceiling(sqlite_run()) == round(180 / 165, 2)
+        assert storm._speedup_ceiling(sqlite_run(), 0.5) == round(180 / 165, 2)
 
     def test_more_cores_raise_it(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(os, "cpu_count", lambda: 8)
 
         # 56.25 s of work fits inside the storm: the floor is 1 s after it.
-        assert storm._speedup_ceiling(sqlite_run()) == 180.0
+        assert storm._speedup_ceiling(sqlite_run(), 0.5) == 180.0
 
     def test_a_costlier_set_up_has_a_lower_one(
         self, monkeypatch: pytest.MonkeyPatch
@@ -45,9 +44,7 @@ class TestSpeedupCeiling:
         assert storm._speedup_ceiling(sqlite_run(), 0.6) == round(180 / 210, 2)
 
     def test_unknown_cpu_use_gives_no_ceiling(self) -> None:
-        assert (
-            storm._speedup_ceiling(sqlite_run(machine_cpu_seconds_per_run=None)) is None
-        )
+        assert storm._speedup_ceiling(sqlite_run(), None) is None
 
 
 class TestMachineCpuSeconds:
